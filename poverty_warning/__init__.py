@@ -1,0 +1,1 @@
+"""poverty-warning."""

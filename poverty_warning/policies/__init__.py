@@ -1,0 +1,279 @@
+"""Policy packs: one YAML file per policy document, every figure with its clause.
+
+A pack is validated on load (unknown categories, rates outside 0..1, limits
+without a clause are errors) and flattened into the `policy_*` tables that the
+dbt models read, so no rate, cap or threshold is written in SQL. Adding a city
+is adding a file here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..contract import CATEGORIES, PARAMETER_NAMES as CONTRACT_PARAMETERS, VISIT_TYPES
+
+PACK_DIR = Path(__file__).parent
+BENEFITS = ("inpatient", "outpatient", "outpatient_cash", "mutual_aid_subsidy",
+            "mutual_aid_outpatient", "mutual_aid_inpatient")
+# The contract's parameter names, plus figures a pack may leave open.
+PARAMETER_NAMES = CONTRACT_PARAMETERS + ("mutual_aid_local_inpatient_deductible",)
+FAR_PAST, FAR_FUTURE = dt.date(1900, 1, 1), dt.date(9999, 12, 31)
+
+
+class PolicyError(ValueError):
+    """A pack that cannot be used; the message names the file and the problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Dated(_Strict):
+    valid_from: dt.date = Field(FAR_PAST, alias="from")
+    valid_to: dt.date = Field(FAR_FUTURE, alias="to")
+    clause: str = Field(min_length=3)
+
+
+def _check_categories(values: list[str]) -> list[str]:
+    unknown = [v for v in values if v not in CATEGORIES]
+    if unknown:
+        raise ValueError(f"unknown category {unknown[0]!r} (known: {', '.join(CATEGORIES)})")
+    return values
+
+
+class Rate(Dated):
+    categories: list[str]
+    rate: float = Field(gt=0, le=1)
+    hospital_level: int | None = Field(None, ge=1, le=3)
+    scheme: Literal["employee", "resident", "not_employee"] | None = None
+
+    _cats = field_validator("categories")(_check_categories)
+
+
+class Amount(Dated):
+    """A money figure: a fixed value or a multiple of a yearly parameter."""
+    value: float | None = Field(None, ge=0)
+    parameter: str | None = None
+    multiplier: float = Field(1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.value is None) == (self.parameter is None):
+            raise ValueError("give exactly one of value or parameter")
+        if self.parameter and self.parameter not in PARAMETER_NAMES:
+            raise ValueError(f"unknown parameter {self.parameter!r}")
+        return self
+
+
+class Limit(Amount):
+    kind: Literal["annual_cap", "daily_cap", "monthly_visits", "annual_deductible"]
+    categories: list[str] = Field(default_factory=list)  # empty = every category
+    applies_to: Literal["everyone", "special_disease_patients"] = "everyone"
+    scheme: Literal["employee", "resident", "not_employee"] | None = None
+
+    _cats = field_validator("categories")(_check_categories)
+
+
+class Benefit(_Strict):
+    benefit: Literal["inpatient", "outpatient", "mutual_aid_outpatient", "mutual_aid_inpatient"]
+    track: str = "ordinary"
+    visit_types: list[Literal[VISIT_TYPES]]  # type: ignore[valid-type]
+    base: Literal["assistance_base", "personal_burden", "total_cost"]
+    in_city_only: bool = False
+    diagnoses: str | None = None  # a disease list name: the track covers only these claims
+    deductible_offset_by: str | None = None  # a cash benefit used up before the deductible counts
+    clause: str = Field(min_length=3)
+    rates: list[Rate]
+    limits: list[Limit] = Field(default_factory=list)
+
+
+class CombinedCap(Amount):
+    """One yearly cap shared by several benefits (and optionally one track of them)."""
+    benefits: list[Literal["inpatient", "outpatient"]]
+    track: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    applies_to: Literal["everyone", "special_disease_patients"] = "everyone"
+
+    _cats = field_validator("categories")(_check_categories)
+
+
+class Allowance(Dated):
+    category: str
+    amount: float = Field(gt=0)
+    dibao_class: str | None = None
+    min_age_male: int | None = None
+    min_age_female: int | None = None
+    max_disability_grade: int | None = Field(None, ge=1, le=4)
+    label_zh: str
+
+    _cat = field_validator("category")(lambda v: _check_categories([v])[0])
+
+
+class CashBenefit(_Strict):
+    benefit: Literal["outpatient_cash", "mutual_aid_subsidy"]
+    clause: str = Field(min_length=3)
+    highest_only: bool = True
+    against_visit_types: list[str] = Field(default_factory=list)  # paid only against these costs
+    items: list[Allowance]
+
+
+class DiseaseCode(_Strict):
+    prefix: str = Field(pattern=r"^[A-Z][0-9A-Z.]*$")
+    name_zh: str
+    outpatient: bool = False  # outpatient treatment of it is covered too
+    max_age: int | None = None  # children's diseases
+
+
+class DiseaseList(_Strict):
+    name: str
+    clause: str = Field(min_length=3)
+    codes: list[DiseaseCode]
+
+
+class Grant(Dated):
+    categories: list[str]
+    subsidy: Literal["full", "fixed"]
+    min_age: int | None = None
+
+    _cats = field_validator("categories")(_check_categories)
+
+
+class Rule(_Strict):
+    rule: Literal["expenditure_poverty_type1", "expenditure_poverty_type2",
+                  "special_hardship_expense_70", "low_income_major_illness"]
+    kind: Literal["burden_ratio", "residual_income_below_line", "member_amount"]
+    window: Literal["trailing_12_whole_months", "year_to_date"]
+    amount: Literal["personal_burden", "assistance_base"]
+    visit_types: list[Literal[VISIT_TYPES]] = list(VISIT_TYPES)  # type: ignore[valid-type]
+    in_city_only: bool = False
+    threshold: float | None = Field(None, gt=0)  # a ratio, or an amount for member_amount
+    comparison: Literal[">=", ">"] = ">="
+    threshold_clause: str = Field(min_length=3)
+    window_clause: str = Field(min_length=3)
+    member_categories: list[str] = Field(default_factory=list)
+    impute_parameter: str | None = None  # monthly figure counted for each member without fixed income
+    impute_clause: str | None = None
+    residual_line_parameter: str | None = None  # (income - burden) / size / 12 must be below it
+    residual_line_clause: str | None = None
+    line_parameter: str | None = None  # per-capita income must be below this parameter
+    line_year_offset: int = 0  # -1 = the previous year's figure
+    line_period: Literal["annual", "monthly"] = "annual"
+    line_multiplier_catastrophic: float = Field(1.0, gt=0)  # when the household has a listed disease
+    line_catastrophic_list: str | None = None
+    line_clause: str | None = None
+    assets_test: bool = False
+    assets_clause: str | None = None
+    reason_zh: str
+
+    _cats = field_validator("member_categories")(_check_categories)
+
+    @model_validator(mode="after")
+    def _ratio_range(self):
+        if self.kind != "residual_income_below_line" and self.threshold is None:
+            raise ValueError(f"{self.rule}: a threshold is required")
+        if self.kind == "residual_income_below_line" and not self.residual_line_parameter:
+            raise ValueError(f"{self.rule}: residual_line_parameter is required")
+        if self.kind == "burden_ratio" and self.threshold > 1:
+            raise ValueError(f"{self.rule}: a ratio threshold must be at most 1, got {self.threshold}")
+        return self
+
+
+class WarningLevel(_Strict):
+    level: Literal["watch", "alert", "severe"]
+    ratio: float = Field(gt=0, le=5)
+    label_zh: str
+    clause: str = Field(min_length=3)
+
+
+class Policy(_Strict):
+    policy_id: str
+    city: str
+    document: str
+    seed: str
+    effective_from: dt.date
+    effective_to: dt.date = FAR_FUTURE
+    effective_clause: str
+    category_order: list[str]
+    category_order_clause: str
+    assisted_categories_clause: str
+    benefits: list[Benefit] = Field(default_factory=list)
+    combined_caps: list[CombinedCap] = Field(default_factory=list)
+    cash_benefits: list[CashBenefit] = Field(default_factory=list)
+    disease_lists: list[DiseaseList] = Field(default_factory=list)
+    premium_subsidy_scheme: Literal["resident"] = "resident"
+    premium_subsidy_grants: list[Grant] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    warning_levels: list[WarningLevel]
+    warning_window: Literal["trailing_12_whole_months", "year_to_date"] = "trailing_12_whole_months"
+    warning_amount: Literal["personal_burden", "assistance_base"] = "personal_burden"
+    warning_clause: str = "configurable: personal burden over the 12 whole months before the as-of month"
+    notes: list[str] = Field(default_factory=list)
+
+    _cats = field_validator("category_order")(_check_categories)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        lists = {d.name for d in self.disease_lists}
+        for r in self.rules:
+            if r.line_catastrophic_list and r.line_catastrophic_list not in lists:
+                raise ValueError(f"rule {r.rule} names unknown disease list {r.line_catastrophic_list!r}")
+        for b in self.benefits:
+            if b.diagnoses and b.diagnoses not in lists:
+                raise ValueError(f"benefit {b.benefit}/{b.track} names unknown disease list {b.diagnoses!r}")
+            for r in b.rates:
+                missing = [c for c in r.categories if c not in self.category_order]
+                if missing:
+                    raise ValueError(f"category {missing[0]!r} has a rate but is not in category_order")
+        return self
+
+    @property
+    def premium_subsidy(self) -> "SubsidyRules":
+        return SubsidyRules(self.premium_subsidy_grants)
+
+
+class SubsidyRules:
+    def __init__(self, grants: list[Grant]):
+        self.grants = grants
+
+    def grant(self, category: str, age: int) -> str:
+        """The premium subsidy this category gets at this age: full, fixed or none."""
+        best = "none"
+        for g in self.grants:
+            if category in g.categories and (g.min_age is None or age >= g.min_age):
+                if g.subsidy == "full":
+                    return "full"
+                best = "fixed"
+        return best
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in PACK_DIR.glob("*.yaml"))
+
+
+def load_file(path: Path) -> Policy:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PolicyError(f"{path.name}: cannot read policy pack: {exc}") from None
+    try:
+        policy = Policy.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PolicyError(f"{path.name}: {where}: {first['msg']}") from None
+    if policy.policy_id != path.stem:
+        raise PolicyError(f"{path.name}: policy_id {policy.policy_id!r} does not match the file name")
+    return policy
+
+
+@lru_cache(maxsize=None)
+def load_policy(policy_id: str) -> Policy:
+    path = PACK_DIR / f"{policy_id}.yaml"
+    if not path.exists():
+        raise PolicyError(f"unknown policy {policy_id!r}; known: {', '.join(available())}")
+    return load_file(path)

@@ -1,0 +1,215 @@
+"""Row-level checks of ../shared/contract/README.md §3, vectorised per column.
+
+`check` types a file's rows and splits them into loaded rows and quarantined
+rows, each quarantined row with every reason that applies, in Chinese, so a
+data-quality reviewer can act on it. Checks that need other files (does the
+person exist, is the claim id new, does a reversal match an original) take
+what is already landed as a `Reference`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import ids
+from .contract import AMOUNT, BOOL, DATE, ENUM, FALSE_WORDS, FEEDS, ID, INT, TEXT, TRUE_WORDS, Feed
+
+AMOUNT_RE = re.compile(r"^-?\d+(\.\d{1,2})?$")
+INT_RE = re.compile(r"^-?\d+(\.0+)?$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+CLAIM_AMOUNTS = ["total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid",
+                 "assistance_paid", "other_paid", "self_pay_in_scope", "self_pay_out_scope"]
+LARGEST_PLAUSIBLE_CLAIM_CENTS = 5_000_000 * 100  # a single settlement over 5 million is not plausible
+
+
+@dataclass
+class Reference:
+    """What earlier files (this night or before) already landed."""
+    person_ids: set[str] = field(default_factory=set)
+    claim_amounts: dict[str, tuple[int, ...]] = field(default_factory=dict)  # claim_id -> cents
+    reversed_claims: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Checked:
+    loaded: pd.DataFrame  # typed columns, plus _row_number
+    quarantined: pd.DataFrame  # _row_number, reason
+    loaded_index: np.ndarray  # positions in the input frame
+    quarantined_index: np.ndarray
+
+
+class _Reasons:
+    def __init__(self, n: int):
+        self.items: list[list[str]] = [[] for _ in range(n)]
+
+    def add(self, mask, text) -> None:
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if isinstance(text, pd.Series):
+            for i in idx:
+                self.items[i].append(text.iloc[i])
+        else:
+            for i in idx:
+                self.items[i].append(text)
+
+    def bad(self) -> np.ndarray:
+        return np.array([bool(r) for r in self.items], dtype=bool)
+
+
+def _text(values: pd.Series, keep) -> pd.Series:
+    """Object column with None (not NaN) where a value is missing or rejected."""
+    return pd.Series([v if k else None for v, k in zip(values, keep)], dtype=object)
+
+
+def _bool(v: str):
+    low = v.lower()
+    if low in TRUE_WORDS:
+        return True
+    if low in FALSE_WORDS:
+        return False
+    return None
+
+
+def check(feed_name: str, frame: pd.DataFrame, ref: Reference) -> Checked:
+    feed: Feed = FEEDS[feed_name]
+    n = len(frame)
+    reasons = _Reasons(n)
+    out = pd.DataFrame({"_row_number": frame["_row_number"].astype(int).to_numpy()})
+    for col in feed.columns:
+        raw = frame[col.name].astype(str) if col.name in frame else pd.Series([""] * n, dtype=object)
+        raw = raw.reset_index(drop=True)
+        empty = raw.eq("")
+        if col.default is not None:
+            raw = raw.mask(empty, col.default)
+            empty = raw.eq("")
+        if col.required:
+            reasons.add(empty, f"必填字段 {col.name} 为空")
+        present = ~empty
+        if col.type == ID:
+            problems = raw[present].map(ids.problem)
+            bad = problems.notna()
+            reasons.add(present & bad.reindex(raw.index, fill_value=False),
+                        (col.name + " " + problems.reindex(raw.index).fillna("")))
+            out[col.name] = _text(raw.str.upper(), present)
+        elif col.type == DATE:
+            parsed = pd.to_datetime(raw.where(raw.str.match(DATE_RE)), format="%Y-%m-%d", errors="coerce")
+            reasons.add(present & parsed.isna(), f"{col.name} 不是有效日期（应为YYYY-MM-DD）")
+            out[col.name] = pd.Series([d.date() if not pd.isna(d) else None for d in parsed], dtype=object)
+        elif col.type == INT:
+            ok = raw.str.match(INT_RE)
+            reasons.add(present & ~ok, f"{col.name} 不是整数")
+            out[col.name] = pd.array([int(float(v)) if g else None for v, g in zip(raw, ok & present)],
+                                     dtype="Int64")
+        elif col.type == AMOUNT:
+            ok = raw.str.match(AMOUNT_RE)
+            reasons.add(present & ~ok, f"{col.name} 金额格式错误（应为至多两位小数的数字）")
+            cents = pd.array([int(round(float(v) * 100)) if g else None for v, g in zip(raw, ok & present)],
+                             dtype="Int64")
+            out[col.name] = cents
+            if not col.signed:
+                reasons.add(present & ok & (cents < 0).fillna(False).to_numpy(), f"{col.name} 不能为负数")
+        elif col.type == BOOL:
+            parsed = raw.map(_bool)
+            reasons.add(present & parsed.isna(), f"{col.name} 不是布尔值（true/false、1/0、是/否）")
+            out[col.name] = pd.Series([v if p else None for v, p in zip(parsed, present)], dtype=object)
+        elif col.type == ENUM:
+            ok = raw.isin(col.enum)
+            label = "/".join(col.enum)
+            reasons.add(present & ~ok, raw.map(lambda v, c=col.name, lab=label: f"{c} 取值“{v}”不在允许范围（{lab}）"))
+            out[col.name] = _text(raw, present & ok)
+        else:
+            out[col.name] = _text(raw, present)
+    extra = getattr(_FEED_CHECKS, feed_name, None)
+    if extra:
+        extra(out, reasons, ref)
+    bad = reasons.bad()
+    quarantined = pd.DataFrame({"_row_number": out["_row_number"][bad].to_numpy(),
+                                "reason": ["；".join(r) for r, b in zip(reasons.items, bad) if b]})
+    return Checked(out[~bad].reset_index(drop=True), quarantined,
+                   np.flatnonzero(~bad), np.flatnonzero(bad))
+
+
+class _FEED_CHECKS:
+    """Checks that look across columns or at other files, one function per feed."""
+
+    @staticmethod
+    def persons(out: pd.DataFrame, reasons: _Reasons, ref: Reference) -> None:
+        pid = out["person_id"]
+        valid = pid.notna() & pid.map(lambda v: isinstance(v, str) and ids.is_valid(v))
+        derived_sex = pid.where(valid).map(lambda v: ids.sex(v) if isinstance(v, str) else None)
+        out["sex"] = out["sex"].where(out["sex"].notna(), derived_sex)
+        derived_birth = pid.where(valid).map(lambda v: ids.birth_date(v) if isinstance(v, str) else None)
+        out["birth_date"] = out["birth_date"].where(out["birth_date"].notna(), derived_birth)
+        reasons.add(pid.notna() & pid.duplicated(keep="first"), "person_id 在同一文件中重复")
+
+    @staticmethod
+    def assistance_categories(out, reasons, ref) -> None:
+        _known_person(out, reasons, ref)
+        later = out["valid_to"].notna() & out["valid_from"].notna()
+        reasons.add(later & (out["valid_to"] < out["valid_from"]).fillna(False), "valid_to 早于 valid_from")
+
+    @staticmethod
+    def enrollment(out, reasons, ref) -> None:
+        _known_person(out, reasons, ref)
+
+    @staticmethod
+    def household_income(out, reasons, ref) -> None:
+        v = out["annual_disposable_income"]
+        reasons.add((v < 0).fillna(False).to_numpy(), "annual_disposable_income 不能为负数")
+
+    @staticmethod
+    def claims(out, reasons, ref) -> None:
+        _known_person(out, reasons, ref)
+        amounts = out[CLAIM_AMOUNTS]
+        complete = amounts.notna().all(axis=1).to_numpy()
+        a = {c: out[c].fillna(0).astype("int64").to_numpy() for c in CLAIM_AMOUNTS}
+        reversal = out["reversal_of"].notna().to_numpy()
+        negative = np.zeros(len(out), bool)
+        for c in CLAIM_AMOUNTS:
+            negative |= a[c] < 0
+        reasons.add(complete & ~reversal & negative, "非冲销记录的金额为负数")
+        reasons.add(complete & reversal & np.any([a[c] > 0 for c in CLAIM_AMOUNTS], axis=0),
+                    "冲销记录的金额应为原结算的负数")
+        total_ok = a["total_cost"] == a["policy_scope_cost"] + a["self_pay_out_scope"]
+        scope_ok = a["policy_scope_cost"] == (a["basic_fund_paid"] + a["critical_illness_paid"] + a["other_paid"]
+                                              + a["assistance_paid"] + a["self_pay_in_scope"])
+        reasons.add(complete & ~total_ok, "total_cost 不等于 policy_scope_cost + self_pay_out_scope")
+        reasons.add(complete & ~scope_ok, "policy_scope_cost 不等于 基金+大病+其他+救助+个人自付 之和")
+        reasons.add(complete & (np.abs(a["total_cost"]) > LARGEST_PLAUSIBLE_CLAIM_CENTS),
+                    "单笔结算金额超过500万元，不合理")
+        inpatient = out["visit_type"].eq("inpatient").to_numpy()
+        reasons.add(inpatient & out["discharge_date"].isna().to_numpy(), "住院结算缺少 discharge_date")
+        has_both = out["admit_date"].notna() & out["discharge_date"].notna()
+        reasons.add((has_both & (out["discharge_date"] < out["admit_date"]).fillna(False)).to_numpy(),
+                    "discharge_date 早于 admit_date")
+        # Claim ids: new to this file and to what is landed.
+        cid = out["claim_id"]
+        dup = cid.notna() & (cid.duplicated(keep="first") | cid.isin(ref.claim_amounts.keys()))
+        reasons.add(dup.to_numpy(), "claim_id 重复（已有相同结算号）")
+        # Reversals: must name a known original (earlier in this file or landed), once.
+        amounts_by_id = dict(ref.claim_amounts)
+        already = set(ref.reversed_claims)
+        vec = np.stack([a[c] for c in CLAIM_AMOUNTS], axis=1) if len(out) else np.zeros((0, 8), int)
+        for i in range(len(out)):
+            c = cid.iat[i]
+            target = out["reversal_of"].iat[i]
+            if target is not None and complete[i]:
+                orig = amounts_by_id.get(target)
+                if orig is None:
+                    reasons.items[i].append(f"冲销的原结算 {target} 不存在")
+                elif target in already:
+                    reasons.items[i].append(f"原结算 {target} 已被冲销过")
+                elif tuple(-x for x in vec[i]) != orig:
+                    reasons.items[i].append(f"冲销金额与原结算 {target} 不符")
+            if not reasons.items[i] and c is not None:
+                if target is None:
+                    amounts_by_id[c] = tuple(int(x) for x in vec[i])
+                else:
+                    already.add(target)
+
+
+def _known_person(out: pd.DataFrame, reasons: _Reasons, ref: Reference) -> None:
+    pid = out["person_id"]
+    reasons.add((pid.notna() & ~pid.isin(ref.person_ids)).to_numpy(), "person_id 不在人员信息（persons）中")
