@@ -12,12 +12,12 @@ import pandas as pd
 
 
 @lru_cache(maxsize=None)
-def _all_defaults() -> pd.DataFrame:
+def all_defaults() -> pd.DataFrame:
     with resources.files(__package__).joinpath("defaults/city_parameters.csv").open(encoding="utf-8") as f:
         return pd.read_csv(f, dtype={"city": str, "name": str, "year": int, "value": float, "source": str})
 
 
 def city_defaults(city: str) -> pd.DataFrame:
     """name, year, value, source for one city."""
-    df = _all_defaults()
+    df = all_defaults()
     return df[df["city"] == city].reset_index(drop=True).copy()

@@ -118,6 +118,7 @@ class CashBenefit(_Strict):
     benefit: Literal["outpatient_cash", "mutual_aid_subsidy"]
     clause: str = Field(min_length=3)
     highest_only: bool = True
+    judged_on: str | None = Field(None, pattern=r"^\d{2}-\d{2}$")  # MM-DD the year's entitlement is judged on
     against_visit_types: list[str] = Field(default_factory=list)  # paid only against these costs
     items: list[Allowance]
 
@@ -206,6 +207,8 @@ class Policy(_Strict):
     cash_benefits: list[CashBenefit] = Field(default_factory=list)
     disease_lists: list[DiseaseList] = Field(default_factory=list)
     premium_subsidy_scheme: Literal["resident"] = "resident"
+    new_member_grace_months: int = Field(0, ge=0, le=12)  # a category newly held is no gap for this long
+    new_member_grace_clause: str | None = None
     premium_subsidy_grants: list[Grant] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     warning_levels: list[WarningLevel]

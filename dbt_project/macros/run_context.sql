@@ -1,0 +1,39 @@
+{#- The night being computed and the policy applied: both come from --vars. -#}
+{% macro as_of() -%}
+    cast('{{ var("as_of") }}' as date)
+{%- endmacro %}
+
+{% macro policy_id() -%}
+    '{{ var("policy_id") }}'
+{%- endmacro %}
+
+{#- Whole years between a birth date and a day. -#}
+{% macro age_on(birth, day) -%}
+    (extract(year from {{ day }}) - extract(year from {{ birth }})
+     - case when extract(month from {{ day }}) * 100 + extract(day from {{ day }})
+                 < extract(month from {{ birth }}) * 100 + extract(day from {{ birth }}) then 1 else 0 end)
+{%- endmacro %}
+
+{#- Money: rounded to the cent, as the contract asks (after caps). -#}
+{% macro money(expr) -%}
+    cast(round({{ expr }}, 2) as decimal(18, 2))
+{%- endmacro %}
+
+{#- First and last day of a rule's window, for window kinds of the policy packs. -#}
+{% macro window_start(window_column) -%}
+    case {{ window_column }}
+        when 'trailing_12_whole_months' then cast({{ dbt.dateadd('month', -12, dbt.date_trunc('month', as_of())) }} as date)
+        when 'year_to_date' then cast({{ dbt.date_trunc('year', as_of()) }} as date)
+    end
+{%- endmacro %}
+
+{% macro window_end(window_column) -%}
+    case {{ window_column }}
+        when 'trailing_12_whole_months' then cast({{ dbt.dateadd('day', -1, dbt.date_trunc('month', as_of())) }} as date)
+        when 'year_to_date' then {{ as_of() }}
+    end
+{%- endmacro %}
+
+{% macro far_future() -%}
+    cast('9999-12-31' as date)
+{%- endmacro %}

@@ -1,0 +1,125 @@
+-- Covered claims turned into assisted amounts before yearly caps: the rate on the part of the base
+-- above any yearly deductible (taken in date order), then the daily cap and the monthly number of
+-- assisted days, where the pack sets them.
+with covered as (
+    select * from {{ ref('int_claim_benefits') }} where is_covered
+),
+
+limits as (
+    select * from {{ ref('stg_policy__limits') }} where policy_id = {{ policy_id() }}
+),
+
+parameters as (
+    select * from {{ ref('int_parameters_resolved') }}
+),
+
+scheme_of_claim as (
+    select claim_id, scheme_of_year from {{ ref('int_claims_netted') }}
+),
+
+deductibles as (
+    select
+        c.claim_id,
+        c.benefit,
+        max(coalesce(l.fixed_value, p.parameter_value * l.multiplier)) as deductible
+    from covered as c
+    inner join scheme_of_claim as s on s.claim_id = c.claim_id
+    inner join limits as l
+        on l.kind = 'annual_deductible' and l.benefit = c.benefit and l.track = c.track
+        and c.claim_date between l.valid_from and l.valid_to
+        and (l.scheme is null or l.scheme = s.scheme_of_year
+             or (l.scheme = 'not_employee' and coalesce(s.scheme_of_year, 'none') <> 'employee'))
+    left join parameters as p
+        on p.parameter_name = l.parameter_name and p.parameter_year = c.claim_year
+    group by c.claim_id, c.benefit
+),
+
+thresholds as (
+    select
+        c.*,
+        d.claim_id is not null as has_deductible,
+        coalesce(d.deductible, 0) + coalesce(o.expected_assistance, 0) as threshold,
+        d.claim_id is not null and d.deductible is null as deductible_unknown
+    from covered as c
+    left join deductibles as d on d.claim_id = c.claim_id and d.benefit = c.benefit
+    left join {{ ref('int_cash_entitlements') }} as o
+        on o.person_id = c.person_id and o.entitlement_year = c.claim_year and o.benefit = c.deductible_offset_by
+),
+
+cumulated as (
+    select
+        *,
+        sum(base_amount) over (
+            partition by person_id, claim_year, benefit, track
+            order by claim_date, claim_id
+            rows between unbounded preceding and current row) as cumulative_base
+    from thresholds
+),
+
+assessed as (
+    select
+        *,
+        case
+            when deductible_unknown then 0
+            when has_deductible then greatest(0, cumulative_base - threshold) - greatest(0, cumulative_base - base_amount - threshold)
+            else base_amount
+        end as assessable_base
+    from cumulated
+),
+
+days as (
+    select
+        person_id, claim_year, benefit, track, category, claim_date,
+        min(category_rank) as category_rank,
+        max(rate) as rate,
+        sum(base_amount) as base_amount,
+        sum(assessable_base) as assessable_base,
+        sum(assessable_base * rate) as raw_assistance,
+        max(case when has_deductible then 1 else 0 end) = 1 as has_deductible,
+        max(case when deductible_unknown then 1 else 0 end) = 1 as deductible_unknown,
+        count(*) as claims
+    from assessed
+    group by person_id, claim_year, benefit, track, category, claim_date
+),
+
+daily_capped as (
+    select
+        d.*,
+        min(coalesce(l.fixed_value, p.parameter_value * l.multiplier)) as daily_cap
+    from days as d
+    left join limits as l
+        on l.kind = 'daily_cap' and l.benefit = d.benefit and l.track = d.track
+        and (l.category is null or l.category = d.category)
+        and d.claim_date between l.valid_from and l.valid_to
+    left join parameters as p
+        on p.parameter_name = l.parameter_name and p.parameter_year = d.claim_year
+    group by d.person_id, d.claim_year, d.benefit, d.track, d.category, d.claim_date, d.category_rank, d.rate,
+        d.base_amount, d.assessable_base, d.raw_assistance, d.has_deductible, d.deductible_unknown, d.claims
+),
+
+monthly as (
+    select
+        c.*,
+        sum(case when c.raw_assistance > 0 then 1 else 0 end) over (
+            partition by c.person_id, c.benefit, c.track, c.claim_year, extract(month from c.claim_date)
+            order by c.claim_date
+            rows between unbounded preceding and current row) as day_in_month,
+        (select min(l.fixed_value) from limits as l
+         where l.kind = 'monthly_visits' and l.benefit = c.benefit and l.track = c.track
+            and (l.category is null or l.category = c.category)
+            and c.claim_date between l.valid_from and l.valid_to) as monthly_days_limit
+    from daily_capped as c
+)
+
+select
+    person_id, claim_year, benefit, track, category, category_rank, claim_date, rate,
+    base_amount, assessable_base, raw_assistance, daily_cap, monthly_days_limit, claims,
+    has_deductible, deductible_unknown,
+    least(raw_assistance, coalesce(daily_cap, raw_assistance)) as after_daily_cap,
+    case
+        when monthly_days_limit is not null and day_in_month > monthly_days_limit then 0
+        else least(raw_assistance, coalesce(daily_cap, raw_assistance))
+    end as assisted_amount,
+    raw_assistance > coalesce(daily_cap, raw_assistance) as daily_cap_binding,
+    monthly_days_limit is not null and day_in_month > monthly_days_limit as monthly_limit_binding
+from monthly

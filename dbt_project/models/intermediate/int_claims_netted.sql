@@ -1,0 +1,53 @@
+-- Settlements net of reversals (a reversed claim and its reversal both drop out), dated as the
+-- contract dates them (inpatient by discharge date), with the two derived amounts policies use.
+with claims as (
+    select * from {{ ref('stg_claims') }}
+),
+
+reversed as (
+    select distinct reversal_of as claim_id
+    from claims
+    where reversal_of is not null
+),
+
+kept as (
+    select
+        c.*,
+        case when c.visit_type = 'inpatient' then coalesce(c.discharge_date, c.settle_date) else c.settle_date end as claim_date
+    from claims as c
+    left join reversed as r on r.claim_id = c.claim_id
+    where c.reversal_of is null and r.claim_id is null
+)
+
+select
+    k.claim_id,
+    k.person_id,
+    p.household_id,
+    p.subdistrict_code,
+    k.visit_type,
+    k.admit_date,
+    k.discharge_date,
+    k.settle_date,
+    k.claim_date,
+    cast(extract(year from k.claim_date) as integer) as claim_year,
+    k.hospital_id,
+    k.hospital_level,
+    k.in_city,
+    k.diagnosis_code,
+    k.total_cost,
+    k.policy_scope_cost,
+    k.basic_fund_paid,
+    k.critical_illness_paid,
+    k.assistance_paid,
+    k.other_paid,
+    k.self_pay_in_scope,
+    k.self_pay_out_scope,
+    k.self_pay_in_scope + k.assistance_paid as assistance_base,
+    k.self_pay_in_scope + k.self_pay_out_scope as personal_burden,
+    {{ age_on('p.birth_date', 'k.claim_date') }} as age_at_claim,
+    e.scheme as scheme_of_year
+from kept as k
+inner join {{ ref('int_persons_enriched') }} as p on p.person_id = k.person_id
+left join {{ ref('stg_enrollment') }} as e
+    on e.person_id = k.person_id and e.enrollment_year = extract(year from k.claim_date)
+where k.claim_date <= {{ as_of() }}

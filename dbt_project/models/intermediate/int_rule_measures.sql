@@ -1,0 +1,128 @@
+-- Every identification rule of the policy measured for every household (or member, for
+-- member rules) with claims in the rule's window: the burden, the income it is set against
+-- (with imputed income for members without fixed income where the rule says so), the
+-- per-capita income line, and whether each test passes.
+with rules as (
+    select
+        r.*,
+        {{ window_start('r.window_kind') }} as window_start,
+        {{ window_end('r.window_kind') }} as window_end
+    from {{ ref('stg_policy__rules') }} as r
+    where r.policy_id = {{ policy_id() }}
+),
+
+parameters as (
+    select * from {{ ref('int_parameters_resolved') }}
+),
+
+rule_claims as (
+    select
+        r.rule,
+        c.household_id,
+        c.person_id,
+        c.claim_id,
+        case r.amount_kind when 'personal_burden' then c.personal_burden else c.assistance_base end as amount
+    from rules as r
+    inner join {{ ref('int_claims_netted') }} as c
+        on c.claim_date between r.window_start and r.window_end
+        and (not r.in_city_only or c.in_city)
+    inner join {{ ref('stg_policy__rule_visit_types') }} as v
+        on v.policy_id = r.policy_id and v.rule = r.rule and v.visit_type = c.visit_type
+),
+
+catastrophic_households as (
+    select distinct r.rule, c.household_id
+    from rules as r
+    inner join {{ ref('int_claims_netted') }} as c
+        on c.claim_date between r.window_start and r.window_end
+    inner join {{ ref('int_claim_diseases') }} as d
+        on d.claim_id = c.claim_id and d.disease_list = r.line_catastrophic_list
+),
+
+members as (
+    -- Members holding a category the rule is limited to, on the as-of date.
+    select distinct m.rule, cat.person_id
+    from {{ ref('stg_policy__rule_member_categories') }} as m
+    inner join {{ ref('stg_assistance_categories') }} as cat
+        on cat.category = m.category and {{ as_of() }} between cat.valid_from and cat.valid_to
+    where m.policy_id = {{ policy_id() }}
+),
+
+units as (
+    -- Household rules sum the whole household; member rules sum each qualifying member.
+    select
+        c.rule,
+        c.household_id,
+        case when r.kind = 'member_amount' then c.person_id end as person_id,
+        sum(c.amount) as burden_amount
+    from rule_claims as c
+    inner join rules as r on r.rule = c.rule
+    left join members as m on m.rule = c.rule and m.person_id = c.person_id
+    where r.kind <> 'member_amount' or m.person_id is not null
+    group by c.rule, c.household_id, case when r.kind = 'member_amount' then c.person_id end
+),
+
+measured as (
+    select
+        u.rule,
+        u.household_id,
+        u.person_id,
+        r.kind,
+        r.threshold,
+        r.comparison,
+        r.assets_test,
+        r.line_period,
+        r.reason_zh,
+        u.burden_amount,
+        i.household_size,
+        i.subdistrict_code,
+        i.assets_within_limit,
+        i.annual_disposable_income,
+        i.annual_disposable_income
+            + coalesce(i.members_without_fixed_income * 12 * imp.parameter_value, 0) as income_amount,
+        line.parameter_value
+            * case when ch.household_id is not null then r.line_multiplier_catastrophic else 1 end as income_line,
+        r.line_parameter is not null and line.parameter_value is null as line_missing,
+        r.impute_parameter is not null and imp.parameter_value is null
+            and coalesce(i.members_without_fixed_income, 0) > 0 as impute_missing,
+        residual.parameter_value as residual_line,
+        r.residual_line_parameter is not null and residual.parameter_value is null as residual_line_missing
+    from units as u
+    inner join rules as r on r.rule = u.rule
+    inner join {{ ref('int_household_income_as_of') }} as i on i.household_id = u.household_id
+    left join parameters as imp
+        on imp.parameter_name = r.impute_parameter and imp.parameter_year = extract(year from {{ as_of() }})
+    left join parameters as line
+        on line.parameter_name = r.line_parameter
+        and line.parameter_year = extract(year from {{ as_of() }}) + r.line_year_offset
+    left join parameters as residual
+        on residual.parameter_name = r.residual_line_parameter
+        and residual.parameter_year = extract(year from {{ as_of() }})
+    left join catastrophic_households as ch on ch.rule = u.rule and ch.household_id = u.household_id
+)
+
+select
+    m.*,
+    m.income_amount / m.household_size as per_capita_income,
+    case when m.income_amount > 0 then m.burden_amount / m.income_amount end as burden_ratio,
+    case
+        when m.kind = 'member_amount' then
+            case m.comparison when '>=' then m.burden_amount >= m.threshold else m.burden_amount > m.threshold end
+        when m.income_amount is null or m.income_amount <= 0 then false
+        when m.kind = 'burden_ratio' then
+            case m.comparison
+                when '>=' then m.burden_amount >= m.threshold * m.income_amount
+                else m.burden_amount > m.threshold * m.income_amount
+            end
+        when m.kind = 'residual_income_below_line' then
+            m.burden_amount > 0 and not m.residual_line_missing
+            and (m.income_amount - m.burden_amount) / m.household_size / 12 < m.residual_line
+    end as meets_threshold,
+    case
+        when m.kind = 'member_amount' then true
+        when m.income_line is null then not m.line_missing
+        when m.line_period = 'monthly' then m.income_amount / m.household_size / 12 < m.income_line
+        else m.income_amount / m.household_size < m.income_line
+    end as meets_income_line,
+    case when m.assets_test then coalesce(m.assets_within_limit, false) else true end as meets_assets_test
+from measured as m

@@ -1,0 +1,16 @@
+select
+    policy_id, benefit,
+    cast(item_no as integer) as item_no,
+    category,
+    cast(amount as double) as amount,
+    cast(dibao_class as varchar) as dibao_class,
+    cast(min_age_male as integer) as min_age_male,
+    cast(min_age_female as integer) as min_age_female,
+    cast(max_disability_grade as integer) as max_disability_grade,
+    cast(judged_on_month_day as varchar) as judged_on_month_day,
+    cast(against_visit_types as varchar) as against_visit_types,
+    label_zh,
+    cast(valid_from as date) as valid_from,
+    cast(valid_to as date) as valid_to,
+    clause
+from {{ source('policy', 'cash_items') }}

@@ -1,0 +1,13 @@
+select
+    policy_id, cap_id, benefit,
+    cast(benefit_position as integer) as benefit_position,
+    cast(track as varchar) as track,
+    cast(category as varchar) as category,
+    applies_to,
+    cast(value as double) as fixed_value,
+    cast(parameter as varchar) as parameter_name,
+    cast(multiplier as double) as multiplier,
+    cast(valid_from as date) as valid_from,
+    cast(valid_to as date) as valid_to,
+    clause
+from {{ source('policy', 'combined_caps') }}

@@ -1,0 +1,12 @@
+select
+    policy_id, benefit, track, kind,
+    cast(category as varchar) as category,
+    applies_to,
+    cast(scheme as varchar) as scheme,
+    cast(value as double) as fixed_value,
+    cast(parameter as varchar) as parameter_name,
+    cast(multiplier as double) as multiplier,
+    cast(valid_from as date) as valid_from,
+    cast(valid_to as date) as valid_to,
+    clause
+from {{ source('policy', 'limits') }}

@@ -1,0 +1,12 @@
+select
+    policy_id,
+    city,
+    document,
+    cast(effective_from as date) as effective_from,
+    cast(effective_to as date) as effective_to,
+    effective_clause,
+    warning_window,
+    warning_amount,
+    warning_clause,
+    cast(new_member_grace_months as integer) as new_member_grace_months
+from {{ source('policy', 'policies') }}

@@ -1,0 +1,1 @@
+select policy_id, rule, visit_type from {{ source('policy', 'rule_visit_types') }}

@@ -1,0 +1,2 @@
+select policy_id, level as warning_level, cast(ratio as double) as ratio, label_zh, clause
+from {{ source('policy', 'warning_levels') }}
