@@ -243,6 +243,10 @@ class CityGenerator:
         for hid, category in household_category.items():
             lo, hi = factor[category]
             persons.loc[persons["household_id"] == hid, "per_capita"] = round(dibao_line * rng.uniform(lo, hi))
+        # Poor households rarely hold formal jobs or employee pensions: they are resident-scheme insured.
+        poor = persons["household_id"].isin(household_category).to_numpy()
+        persons.loc[poor, "employed"] = persons.loc[poor, "employed"].to_numpy() & (rng.random(poor.sum()) < 0.15)
+        persons.loc[poor, "pensioner"] = persons.loc[poor, "pensioner"].to_numpy() & (rng.random(poor.sum()) < 0.25)
         household_class = {h: ("A" if rng.random() < 0.3 else "B") for h, c in household_category.items()
                            if c == "dibao"}
         by_household = persons[persons["household_id"].isin(household_category)]
@@ -323,9 +327,9 @@ class CityGenerator:
                             if grant == "full" or (grant == "fixed" and subsidy == "none"):
                                 subsidy = grant
                 r = rng.random()
-                if r < 0.015 or (subsidy != "none" and r < 0.04):
+                if r < 0.015 or (subsidy != "none" and r < 0.05):
                     continue  # not enrolled this year: a gap for category members
-                if subsidy != "none" and r < 0.07:
+                if subsidy != "none" and r < 0.10:
                     subsidy = "none"  # enrolled, subsidy missing
                 rows.append({"person_id": p.person_id, "year": year, "scheme": scheme,
                              "enrolled_from": y0.isoformat(), "enrolled_to": y1.isoformat(),

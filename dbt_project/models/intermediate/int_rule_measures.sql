@@ -115,7 +115,7 @@ select
                 else m.burden_amount > m.threshold * m.income_amount
             end
         when m.kind = 'residual_income_below_line' then
-            m.burden_amount > 0 and not m.residual_line_missing
+            not m.residual_line_missing
             and (m.income_amount - m.burden_amount) / m.household_size / 12 < m.residual_line
     end as meets_threshold,
     case

@@ -1,0 +1,104 @@
+"""The nightly steps, each idempotent for its night, and the one-shot `assess`.
+
+The Airflow DAG calls these functions and nothing else; so does the CLI. Each
+step opens the DuckDB file, does its work and closes it: one writer at a time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from . import landing, quality
+from .policies import load_policy
+from .publish import write_contract_outputs
+from .transform import transform as run_transform
+from .workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class PublishBlocked(RuntimeError):
+    """The night's batch checks failed: data kept, lists not published."""
+
+
+def check_date(value: str) -> str:
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValueError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
+    ws.ensure()
+    return duckdb.connect(str(ws.duckdb_path))
+
+
+def ingest(ws: Workspace, feeds_dir: Path, night: str) -> dict:
+    con = _connect(ws)
+    try:
+        landed = landing.land(con, ws.lake, feeds_dir, night)
+    finally:
+        con.close()
+    summary = {"files": len(landed), "rows_received": sum(f.rows_received for f in landed),
+               "rows_loaded": sum(f.rows_loaded for f in landed),
+               "rows_quarantined": sum(f.rows_quarantined for f in landed)}
+    log.info("ingest %s: %s", night, summary)
+    return summary
+
+
+def validate(ws: Workspace, night: str, expect_daily_claims: bool = True) -> dict:
+    con = _connect(ws)
+    try:
+        verdict = quality.judge(con, night, expect_daily_claims=expect_daily_claims)
+    finally:
+        con.close()
+    log.info("validate %s: may_publish=%s, %d findings", night, verdict.may_publish, len(verdict.findings))
+    return verdict.as_dict()
+
+
+def transform(ws: Workspace, night: str, policy_id: str) -> None:
+    load_policy(policy_id)
+    run_transform(ws, night, policy_id)
+
+
+def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
+    out = ws.outputs(night)
+    if not verdict.get("may_publish", False):
+        reasons = [f["message"] for f in verdict.get("findings", []) if f["severity"] == "critical"]
+        raise PublishBlocked("；".join(reasons) or "batch checks failed")
+    con = _connect(ws)
+    try:
+        counts = write_contract_outputs(con, night, out)
+    finally:
+        con.close()
+    log.info("publish %s (%s): %s", night, policy_id, counts)
+    return {"outputs": str(out), "counts": counts}
+
+
+def run_night(ws: Workspace, feeds_dir: Path, night: str, policy_id: str) -> dict:
+    """All steps in one process, in order (what the DAG does, without Airflow)."""
+    ingest(ws, feeds_dir, night)
+    verdict = validate(ws, night)
+    transform(ws, night, policy_id)
+    return publish(ws, night, policy_id, verdict)
+
+
+def assess(feeds_dir: Path, policy_id: str, as_of: str, out: Path) -> dict[str, int]:
+    """The contract's `assess`: same ingestion, checks and models, on a throw-away workspace.
+
+    File-level faults raise before anything is written to `out`.
+    """
+    load_policy(policy_id)
+    with tempfile.TemporaryDirectory(prefix="poverty-warning-assess-") as tmp:
+        ws = Workspace(Path(tmp))
+        ingest(ws, feeds_dir, as_of)
+        run_transform(ws, as_of, policy_id)
+        con = _connect(ws)
+        try:
+            return write_contract_outputs(con, as_of, out)  # each file renamed into place
+        finally:
+            con.close()
