@@ -9,18 +9,16 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from .workspace import Workspace
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="因病致贫返贫预警: nightly early warning of households pushed into poverty by medical bills.")
-err = Console(stderr=True)
-out = Console()
 
 
 def _fail(message: str) -> None:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    one_line = " ".join(str(message).split())
+    sys.stderr.write(f"error: {one_line}\n")
     raise typer.Exit(2)
 
 

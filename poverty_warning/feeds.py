@@ -90,7 +90,12 @@ class RawTable:
 def read(ff: FeedFile) -> RawTable:
     try:
         if ff.path.suffix.lower() == ".parquet":
-            return _read_parquet(ff)
+            try:
+                return _read_parquet(ff)
+            except (OSError, ValueError) as exc:
+                if "magic bytes" in str(exc) or "Parquet" in str(exc):
+                    raise FeedFileError(f"{ff.rel}: unreadable file: not a valid Parquet file") from None
+                raise
         return _read_csv(ff)
     except FeedFileError:
         raise

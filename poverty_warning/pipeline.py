@@ -32,6 +32,15 @@ def check_date(value: str) -> str:
         raise ValueError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+def night_of(logical_date, override: str | None = None) -> str:
+    """The night a run processes: given explicitly, or the local day before the run (02:00 runs
+    process the previous day's deliveries)."""
+    if override:
+        return check_date(override)
+    local = logical_date.astimezone(dt.timezone(dt.timedelta(hours=8)))  # China has one time zone, UTC+8
+    return (local.date() - dt.timedelta(days=1)).isoformat()
+
+
 def _connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
     ws.ensure()
     return duckdb.connect(str(ws.duckdb_path))

@@ -666,6 +666,7 @@ def generate(city: str, persons: int, start: dt.date, end: dt.date, seed: int, o
         summary.rows[name] = len(df)
     (out / "_synth_manifest.json").write_text(json.dumps(
         {"city": city, "persons": persons, "start": start.isoformat(), "end": end.isoformat(),
-         "seed": seed, "fault_rate": faults, **summary.as_dict()}, ensure_ascii=False, indent=2),
+         "seed": seed, "fault_rate": faults, "rows": summary.rows, "faults": summary.faults,
+         "claim_days": summary.claim_days}, ensure_ascii=False, indent=2),
         encoding="utf-8")
     return summary

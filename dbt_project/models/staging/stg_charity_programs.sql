@@ -13,8 +13,8 @@ select
     program_id,
     name as program_name,
     coalesce(diagnosis_prefixes, '') as diagnosis_prefixes,
-    cast(coalesce(min_age, 0) as integer) as min_age,
-    cast(coalesce(max_age, 200) as integer) as max_age,
+    cast(min_age as integer) as min_age,
+    cast(max_age as integer) as max_age,
     cast(max_amount as decimal(18, 2)) as max_amount,
     cast(capacity as integer) as capacity
 from latest

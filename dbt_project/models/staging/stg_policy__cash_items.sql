@@ -2,7 +2,7 @@ select
     policy_id, benefit,
     cast(item_no as integer) as item_no,
     category,
-    cast(amount as double) as amount,
+    cast(amount as decimal(18, 2)) as amount,
     cast(dibao_class as varchar) as dibao_class,
     cast(min_age_male as integer) as min_age_male,
     cast(min_age_female as integer) as min_age_female,

@@ -4,9 +4,9 @@ select
     cast(track as varchar) as track,
     cast(category as varchar) as category,
     applies_to,
-    cast(value as double) as fixed_value,
+    cast(value as decimal(18, 2)) as fixed_value,
     cast(parameter as varchar) as parameter_name,
-    cast(multiplier as double) as multiplier,
+    cast(multiplier as decimal(9, 4)) as multiplier,
     cast(valid_from as date) as valid_from,
     cast(valid_to as date) as valid_to,
     clause

@@ -1,6 +1,6 @@
 select
     policy_id, benefit, track, category,
-    cast(rate as double) as rate,
+    cast(rate as decimal(9, 4)) as rate,
     cast(hospital_level as integer) as hospital_level,
     cast(scheme as varchar) as scheme,
     cast(valid_from as date) as valid_from,

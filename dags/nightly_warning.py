@@ -1,0 +1,77 @@
+"""nightly_warning: ingest → validate → dbt build → publish, for the run's night.
+
+Thin on purpose: every step is a function of poverty_warning.pipeline. The
+tasks run strictly one after another and at most one run is active, so only
+one process ever writes the DuckDB file.
+"""
+from __future__ import annotations
+
+import os
+
+import pendulum
+from airflow.sdk import Param, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from poverty_warning import pipeline
+from poverty_warning.policies import available
+from poverty_warning.workspace import Workspace
+
+
+def _workspace() -> Workspace:
+    return Workspace.default()
+
+
+def _feeds(params) -> "os.PathLike":
+    from pathlib import Path
+
+    return Path(params["feeds_dir"]) if params.get("feeds_dir") else _workspace().feeds
+
+
+@dag(
+    dag_id="nightly_warning",
+    schedule="0 2 * * *",
+    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=10)},
+    params={
+        "policy_id": Param(os.environ.get("POVERTY_WARNING_POLICY", "shanghai-2022"), enum=available()),
+        "feeds_dir": Param(None, type=["null", "string"], description="feeds directory; default <data>/feeds"),
+        "expect_daily_claims": Param(True, type="boolean", description="a night without claims blocks publishing"),
+        "night": Param(None, type=["null", "string"], description="YYYY-MM-DD; default: the day before the run"),
+    },
+    tags=["poverty-warning"],
+    doc_md=__doc__,
+)
+def nightly_warning():
+    @task
+    def ingest(logical_date=None, params=None) -> dict:
+        night = pipeline.night_of(logical_date, params.get("night"))
+        return pipeline.ingest(_workspace(), _feeds(params), night)
+
+    @task
+    def validate(logical_date=None, params=None) -> dict:
+        night = pipeline.night_of(logical_date, params.get("night"))
+        return pipeline.validate(_workspace(), night, params["expect_daily_claims"])
+
+    @task
+    def dbt_build(logical_date=None, params=None) -> None:
+        night = pipeline.night_of(logical_date, params.get("night"))
+        pipeline.transform(_workspace(), night, params["policy_id"])
+
+    @task
+    def publish(verdict: dict, logical_date=None, params=None) -> dict:
+        night = pipeline.night_of(logical_date, params.get("night"))
+        try:
+            return pipeline.publish(_workspace(), night, params["policy_id"], verdict)
+        except pipeline.PublishBlocked as exc:
+            raise AirflowSkipException(f"publishing held for {night}: {exc}") from None
+
+    landed = ingest()
+    verdict = validate()
+    built = dbt_build()
+    published = publish(verdict)
+    landed >> verdict >> built >> published
+
+
+nightly_warning_dag = nightly_warning()

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Airflow and GX read their settings at import: give the whole session private, quiet ones.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="pw-tests-"))
+os.environ["GX_ANALYTICS_ENABLED"] = "False"
+os.environ["POVERTY_WARNING_DATA"] = str(_SESSION_HOME / "data")
+from poverty_warning import airflow_local  # noqa: E402
+
+airflow_local.configure(_SESSION_HOME / "airflow")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+EXAMPLES = SHARED / "contract" / "examples"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def small_city(tmp_path_factory) -> Path:
+    """A small synthetic Shanghai: 1,500 residents, 15 months of claims."""
+    from poverty_warning.synth.generator import generate
+
+    out = tmp_path_factory.mktemp("small_city")
+    generate("shanghai", 1500, dt.date(2023, 1, 1), dt.date(2024, 3, 31), 11, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def faulty_city(tmp_path_factory):
+    """A synthetic Wuhai with 2% deliberately bad rows; returns (feeds dir, injected fault counts)."""
+    from poverty_warning.synth.generator import generate
+
+    out = tmp_path_factory.mktemp("faulty_city")
+    summary = generate("wuhai", 1200, dt.date(2023, 1, 1), dt.date(2023, 6, 30), 5, out, faults=0.02)
+    return out, summary.faults
+
+
+def read_csv(path: Path):
+    import pandas as pd
+
+    return pd.read_csv(path, dtype=str, keep_default_na=False)

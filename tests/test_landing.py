@@ -1,0 +1,77 @@
+"""Landing: every row reconciled, bad rows quarantined with reasons, all encodings read alike."""
+import duckdb
+import pandas as pd
+import pytest
+
+from poverty_warning import landing
+from poverty_warning.feeds import FeedFile, read
+
+from .conftest import EXAMPLES
+
+
+def land(feeds, tmp_path, night):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    landed = landing.land(con, tmp_path / "lake", feeds, night)
+    return con, landed
+
+
+def test_injected_faults_are_quarantined_exactly(faulty_city, tmp_path):
+    feeds, injected = faulty_city
+    con, landed = land(feeds, tmp_path, "2023-06-30")
+    report, quarantine = landing.night_reports(con, "2023-06-30")
+    assert (report["rows_received"] == report["rows_loaded"] + report["rows_quarantined"]).all()
+    per_feed = report.groupby("feed")["rows_quarantined"].sum().to_dict()
+    for feed, kinds in injected.items():
+        assert per_feed.get(feed, 0) == sum(kinds.values()), feed
+    assert quarantine["reason"].str.len().gt(0).all()
+    claims_reasons = " ".join(quarantine[quarantine["feed"] == "claims"]["reason"])
+    for text in ("claim_id 重复", "不存在", "visit_type", "不是有效日期", "total_cost 不等于", "负数", "persons"):
+        assert text in claims_reasons
+
+
+def test_second_landing_of_the_same_files_lands_nothing(small_city, tmp_path):
+    con, first = land(small_city, tmp_path, "2024-03-31")
+    assert first
+    assert landing.land(con, tmp_path / "lake", small_city, "2024-03-31") == []
+
+
+def test_dated_folders_after_the_night_wait_for_their_night(small_city, tmp_path):
+    con, landed = land(small_city, tmp_path, "2024-01-31")
+    dates = {f.file.split("/")[1] for f in landed if f.feed == "claims"}
+    assert max(dates) == "2024-01-31"
+    later = landing.land(con, tmp_path / "lake", small_city, "2024-02-01")
+    assert [f.file for f in later] == ["claims/2024-02-01/part-0.csv"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "parquet"])
+def test_every_encoding_reads_the_same_rows(tmp_path, encoding):
+    source = EXAMPLES / "shanghai-2022" / "feeds" / "persons" / "part-0.csv"
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    folder = tmp_path / "persons"
+    folder.mkdir()
+    if encoding == "parquet":
+        path = folder / "part-0.parquet"
+        frame.to_parquet(path)
+    else:
+        path = folder / "part-0.csv"
+        frame.to_csv(path, index=False, encoding=encoding)
+    table = read(FeedFile("persons", path, f"persons/{path.name}", None))
+    assert table.frame["subdistrict_name"].tolist() == ["示例街道"] * 5
+    assert table.frame["person_id"].tolist() == frame["person_id"].tolist()
+
+
+def test_reordered_columns_and_truncated_rows(tmp_path):
+    feeds = tmp_path / "feeds"
+    (feeds / "persons").mkdir(parents=True)
+    (feeds / "claims").mkdir()
+    persons = pd.read_csv(EXAMPLES / "shanghai-2022" / "feeds" / "persons" / "part-0.csv", dtype=str)
+    persons[list(reversed(persons.columns))].to_csv(feeds / "persons" / "part-0.csv", index=False)
+    claims_text = (EXAMPLES / "shanghai-2022" / "feeds" / "claims" / "part-0.csv").read_text(encoding="utf-8")
+    truncated = claims_text.rstrip("\n")[:-40]  # the last row cut off mid-way
+    (feeds / "claims" / "part-0.csv").write_text(truncated, encoding="utf-8")
+    con, landed = land(feeds, tmp_path, "2024-03-10")
+    by_feed = {f.feed: f for f in landed}
+    assert by_feed["persons"].rows_loaded == 5
+    assert by_feed["claims"].rows_received == 5
+    assert by_feed["claims"].rows_quarantined == 1
+    assert by_feed["claims"].rows_loaded == 4

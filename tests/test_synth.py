@@ -1,0 +1,95 @@
+"""The synthetic city is deterministic and looks like the published figures."""
+import datetime as dt
+import filecmp
+
+import numpy as np
+import pandas as pd
+
+from poverty_warning import ids
+from poverty_warning.synth.generator import generate
+
+from .conftest import read_csv
+
+
+def _claims(feeds):
+    return pd.concat([read_csv(f) for f in sorted((feeds / "claims").glob("*/part-0.csv"))], ignore_index=True)
+
+
+def test_same_seed_same_city_other_seed_other_city(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out, seed in ((a, 3), (b, 3), (c, 4)):
+        generate("taizhou", 400, dt.date(2023, 1, 1), dt.date(2023, 3, 31), seed, out)
+    same = filecmp.dircmp(a, b)
+    assert not same.diff_files and not same.left_only and not same.right_only
+    for sub in same.subdirs.values():
+        assert not sub.diff_files
+    assert (a / "persons" / "part-0.csv").read_bytes() != (c / "persons" / "part-0.csv").read_bytes()
+
+
+def test_people_and_households_look_real(small_city):
+    persons = pd.read_csv(small_city / "persons" / "part-0.csv", dtype=str, encoding="utf-8-sig")
+    assert persons["person_id"].map(ids.is_valid).all()
+    assert persons["person_id"].is_unique
+    assert persons["person_id"].str[:6].isin(["310101", "310104", "310110", "310112", "310113", "310115"]).all()
+    size = persons.groupby("household_id").size()
+    assert 2.4 <= size.mean() <= 2.85  # census 2020: 2.62
+    assert persons.groupby("district_code")["subdistrict_code"].nunique().min() >= 3
+    ages = (2023 - persons["birth_date"].str[:4].astype(int))
+    assert 0 <= ages.min() and ages.max() <= 105 and 35 <= ages.mean() <= 50
+    assert persons["name"].str.len().between(2, 4).all()
+
+
+def test_claims_follow_published_volumes_and_identities(small_city):
+    claims = _claims(small_city)
+    cents = {c: (claims[c].astype(float) * 100).round().astype(np.int64) for c in (
+        "total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid", "assistance_paid",
+        "other_paid", "self_pay_in_scope", "self_pay_out_scope")}
+    assert (cents["total_cost"] == cents["policy_scope_cost"] + cents["self_pay_out_scope"]).all()
+    assert (cents["policy_scope_cost"] == cents["basic_fund_paid"] + cents["critical_illness_paid"]
+            + cents["other_paid"] + cents["assistance_paid"] + cents["self_pay_in_scope"]).all()
+    originals = claims[claims["reversal_of"] == ""]
+    reversal_share = (claims["reversal_of"] != "").mean()
+    assert 0.002 <= reversal_share <= 0.009  # ~0.5%
+    persons = 1500
+    inpatient = originals[originals["visit_type"] == "inpatient"]
+    hospitalised_2023 = inpatient[inpatient["discharge_date"].str[:4] == "2023"]["person_id"].nunique() / persons
+    assert 0.12 <= hospitalised_2023 <= 0.24  # ~16-21% a year
+    assert 8000 <= inpatient["total_cost"].astype(float).mean() <= 17000  # ~10-11k a stay, level 3 higher
+    outpatient = originals[originals["visit_type"] == "outpatient"]["total_cost"].astype(float)
+    assert 250 <= outpatient.mean() <= 450  # ~330-360 a visit
+    by_level = originals[originals["visit_type"] == "inpatient"].groupby("hospital_level")["total_cost"].apply(
+        lambda s: s.astype(float).mean())
+    assert by_level["3"] > by_level["2"]
+    assert originals["diagnosis_code"].str.match(r"^[A-Z]\d{2}(\.\d{1,2})?$").all()
+
+
+def test_categories_and_enrollment_are_realistic(small_city):
+    categories = pd.read_csv(small_city / "assistance_categories" / "part-0.csv", dtype=str, encoding="gbk")
+    share = categories[categories["category"] == "dibao"]["person_id"].nunique() / 1500
+    assert 0.005 <= share <= 0.03  # dibao ~1-2%
+    assert {"dibao", "low_income", "tekun"} <= set(categories["category"])
+    assert (categories["valid_from"] > "2023-01-01").any()  # some identities start mid-period
+    enrollment = read_csv(small_city / "enrollment" / "part-0.csv")
+    assert set(enrollment["scheme"]) == {"employee", "resident"}
+    assert (enrollment["premium_subsidy"] == "full").any()
+
+
+def test_catastrophic_illness_shows_early_signs_before_heavy_costs(small_city):
+    claims = _claims(small_city)
+    cancer = claims[claims["diagnosis_code"].str.startswith("C") & (claims["reversal_of"] == "")]
+    assert cancer["person_id"].nunique() >= 3
+    early = claims[claims["diagnosis_code"].str.match(r"^R(05|10|53|63|59)")]
+    patients_with_signs = set(early["person_id"]) & set(cancer["person_id"])
+    assert patients_with_signs
+    pid = sorted(patients_with_signs)[0]
+    first_sign = early[early["person_id"] == pid]["settle_date"].min()
+    first_cancer_claim = cancer[cancer["person_id"] == pid]["settle_date"].min()
+    assert first_sign < first_cancer_claim
+
+
+def test_income_sits_around_the_city_level(small_city):
+    income = pd.read_csv(small_city / "household_income" / "part-0.csv", dtype=str, encoding="gbk")
+    persons = pd.read_csv(small_city / "persons" / "part-0.csv", dtype=str, encoding="utf-8-sig")
+    size = persons.groupby("household_id").size()
+    per_capita = income["annual_disposable_income"].astype(float) / income["household_id"].map(size)
+    assert 50000 <= per_capita.median() <= 90000  # Shanghai 2023: 84,834 mean (median lower)
