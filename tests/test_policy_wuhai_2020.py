@@ -1,0 +1,116 @@
+"""wuhai-2020 (seed 002), worked by hand. As of 2023-11-30: the window is 2023-01-01 … 2023-11-30,
+the minimum wage 1,980 a month (2023)."""
+import pytest
+
+from .casebook import Casebook, money, one, rows_for
+
+AS_OF = "2023-11-30"
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    b = Casebook("150302")
+    # 三(一)3: 30,000 + 1 member without fixed income × 12 × 1,980 = 53,760; inpatient self-pay
+    # (in-scope, before assistance) 40,000 → 74.40% > 70%; monthly per capita 1,493.33 < 1,980.
+    w1 = b.household("IMPUTED", 3, income=30000, without_fixed_income=1)
+    b.claim(w1[0], "inpatient", "2023-04-01", self_in=30000, assistance_paid=10000)
+    # Exactly 70% is not "超过".
+    w2 = b.household("EXACT70", 2, income=24000)
+    b.claim(w2[0], "inpatient", "2023-05-01", self_in=16800)
+    # Monthly per capita 2,500: above 1,980 but below 1.5 × 1,980 = 2,970 with a catastrophic disease.
+    w3 = b.household("CANCER", 2, income=60000)
+    b.claim(w3[0], "inpatient", "2023-06-01", self_in=50000, diagnosis="C34.9")
+    w4 = b.household("ORDINARY", 2, income=60000)
+    b.claim(w4[0], "inpatient", "2023-06-01", self_in=50000, diagnosis="K35.8")
+    # Outpatient costs are not part of the 70% test (当年个人承担的住院医疗费用).
+    w5 = b.household("OUTPT", 2, income=20000)
+    b.claim(w5[0], "outpatient", "2023-06-01", self_in=19000)
+    # A stay discharged last year does not count this year.
+    w6 = b.household("LASTYEAR", 2, income=20000)
+    b.claim(w6[0], "inpatient", "2022-12-30", self_in=19000)
+    # Ordinary inpatient assistance 70%, capped at 30,000 a year.
+    p1 = b.person("D1", "1970-01-01")
+    b.category(p1, "dibao")
+    b.claim(p1, "inpatient", "2023-03-01", self_in=50000)
+    # Catastrophic: key group 85% up to 140,000; other special hardship 75% up to 80,000.
+    p2 = b.person("D2", "1970-01-01")
+    b.category(p2, "dibao")
+    b.claim(p2, "inpatient", "2023-03-01", self_in=200000, diagnosis="C34.9")
+    p3 = b.person("EP", "1970-01-01")
+    b.category(p3, "expenditure_poverty")
+    b.claim(p3, "inpatient", "2023-03-01", self_in=120000, diagnosis="N18.5")
+    # Low-income members have no catastrophic rate: the ordinary 70%.
+    p4 = b.person("LI", "2010-01-01")
+    b.category(p4, "low_income")
+    b.claim(p4, "inpatient", "2023-03-01", self_in=10000, diagnosis="C34.9")
+    # Catastrophic outpatient (cancer) 85%; ordinary outpatient is not claim-based assistance.
+    p5 = b.person("D5", "1970-01-01")
+    b.category(p5, "dibao")
+    b.claim(p5, "outpatient", "2023-03-01", self_in=2000, diagnosis="C34.9")
+    b.claim(p5, "outpatient", "2023-03-02", self_in=500, diagnosis="J06.9")
+    # Outpatient cash (三(二)2(2)): highest only — A class (800) over disability (400) and age (300).
+    p6 = b.person("CASH1", "1958-01-01", sex="M")
+    b.category(p6, "dibao", dibao_class="A", disability_grade="2")
+    p7 = b.person("CASH2", "1968-01-01", sex="F")  # 55 on 2023-09-01
+    b.category(p7, "dibao", dibao_class="B")
+    p8 = b.person("CASH3", "1983-01-01", sex="M")
+    b.category(p8, "dibao", dibao_class="B", disability_grade="3")
+    p9 = b.person("CASH4", "1983-01-01", sex="M")
+    b.category(p9, "dibao", dibao_class="B", disability_grade="4")
+    b.parameter("min_wage_monthly", 2023, 1980)
+    r = b.assess(tmp_path_factory.mktemp("wuhai"), "wuhai-2020", AS_OF)
+    r["people"] = dict(p1=p1, p2=p2, p3=p3, p4=p4, p5=p5, p6=p6, p7=p7, p8=p8, p9=p9)
+    return r
+
+
+def test_imputed_income_for_members_without_fixed_income(result):
+    row = one(result["candidates"], household_id="IMPUTED", rule="special_hardship_expense_70")
+    assert (money(row["burden_amount"]), money(row["income_amount"]), row["burden_ratio"]) == (40000, 53760, "0.7440")
+
+
+def test_catastrophic_disease_raises_the_income_line(result):
+    assert one(result["candidates"], household_id="CANCER")["burden_ratio"] == "0.8333"
+    assert rows_for(result["candidates"], household_id="ORDINARY").empty
+
+
+@pytest.mark.parametrize("household", ["EXACT70", "OUTPT", "LASTYEAR"])
+def test_not_candidates(result, household):
+    assert rows_for(result["candidates"], household_id=household).empty
+
+
+def _expected(result, person, benefit, year=2023):
+    return one(result["entitlements"], person_id=result["people"][person], benefit=benefit, year=year)
+
+
+def test_ordinary_inpatient_cap(result):
+    row = _expected(result, "p1", "inpatient")
+    assert money(row["expected_assistance"]) == 30000 and "30000" in row["reason"]
+
+
+def test_catastrophic_caps_by_group(result):
+    assert money(_expected(result, "p2", "inpatient")["expected_assistance"]) == 140000
+    assert money(_expected(result, "p3", "inpatient")["expected_assistance"]) == 80000
+
+
+def test_low_income_catastrophic_takes_the_ordinary_rate(result):
+    assert money(_expected(result, "p4", "inpatient")["expected_assistance"]) == 7000
+
+
+def test_catastrophic_outpatient_only(result):
+    row = _expected(result, "p5", "outpatient")
+    assert (money(row["base_amount"]), money(row["expected_assistance"])) == (2000, 1700)
+
+
+@pytest.mark.parametrize("person, amount", [("p6", 800), ("p7", 300), ("p8", 400)])
+def test_outpatient_cash_highest_only(result, person, amount):
+    row = _expected(result, person, "outpatient_cash")
+    assert money(row["expected_assistance"]) == amount
+
+
+def test_cash_is_due_every_year_held(result):
+    assert money(_expected(result, "p6", "outpatient_cash", year=2022)["expected_assistance"]) == 800
+    assert rows_for(result["entitlements"], person_id=result["people"]["p7"], year=2022).empty  # 54 then
+
+
+def test_no_cash_for_grade_four(result):
+    assert rows_for(result["entitlements"], person_id=result["people"]["p9"]).empty

@@ -1,0 +1,81 @@
+"""zhoushan-2019 (seed 004), worked by hand. Caps: outpatient 1,500; inpatient 80,000 before
+2020-01-01 and 100,000 from then; special-disease patients from 2020: outpatient as inpatient and
+100,000 for both together."""
+import pytest
+
+from .casebook import Casebook, money, one, rows_for
+
+AS_OF = "2020-12-31"
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    b = Casebook("330902")
+    p1 = b.person("DIBAO", "1950-01-01")
+    b.category(p1, "dibao")
+    b.claim(p1, "inpatient", "2020-05-01", self_in=200000)  # 70% = 140,000 → 100,000
+    b.claim(p1, "inpatient", "2019-11-15", self_in=150000)  # 105,000 → 80,000 (2019 figure)
+    b.claim(p1, "inpatient", "2019-10-01", self_in=50000)  # before the notice (2019-10-31): not assessed
+    p2 = b.person("EDGE", "1960-01-01")
+    b.category(p2, "dibao_edge", valid_from="2020-01-01")
+    b.claim(p2, "outpatient", "2020-03-01", self_in=5000)  # 60% = 3,000 → 1,500
+    # Special-disease patient in 2020: outpatient 35,000 uncapped at 1,500; inpatient 70,000; together 100,000.
+    p3 = b.person("SPECIAL", "1955-01-01")
+    b.category(p3, "dibao")
+    b.claim(p3, "special_outpatient", "2020-02-01", self_in=50000)
+    b.claim(p3, "inpatient", "2020-06-01", self_in=100000)
+    b.enroll(p3, 2020, "resident", "full")
+    p4 = b.person("TEKUN", "1940-01-01")
+    b.category(p4, "tekun")
+    b.claim(p4, "inpatient", "2020-06-01", self_in=12345.67)  # 全额
+    p5 = b.person("PRIORITY", "1940-01-01")
+    b.category(p5, "priority_care")
+    b.claim(p5, "inpatient", "2020-06-01", self_in=10000)  # 65%
+    # Enrollment: a person identified this month is subsidized from next month (当月资助参保，次月生效).
+    p6 = b.person("NEWDIBAO", "1970-01-01")
+    b.category(p6, "dibao", valid_from="2020-12-10")
+    p7 = b.person("EDGEOLD", "1970-01-01")
+    b.category(p7, "dibao_edge", valid_from="2020-01-01")
+    b.enroll(p7, 2020, "resident", "none")
+    r = b.assess(tmp_path_factory.mktemp("zhoushan"), "zhoushan-2019", AS_OF)
+    r["people"] = dict(p1=p1, p2=p2, p3=p3, p4=p4, p5=p5, p6=p6, p7=p7)
+    return r
+
+
+def _row(result, person, benefit, year=2020):
+    return one(result["entitlements"], person_id=result["people"][person], benefit=benefit, year=year)
+
+
+def test_inpatient_cap_rises_in_2020(result):
+    assert money(_row(result, "p1", "inpatient")["expected_assistance"]) == 100000
+    row = _row(result, "p1", "inpatient", year=2019)
+    assert (money(row["base_amount"]), money(row["expected_assistance"])) == (150000, 80000)
+
+
+def test_outpatient_cap(result):
+    assert money(_row(result, "p2", "outpatient")["expected_assistance"]) == 1500
+
+
+def test_special_disease_combined_cap(result):
+    outpatient = money(_row(result, "p3", "outpatient")["expected_assistance"])
+    inpatient = money(_row(result, "p3", "inpatient")["expected_assistance"])
+    assert inpatient == 70000
+    assert outpatient == 30000  # 35,000 cut to what the 100,000 together leaves
+    assert "合计" in _row(result, "p3", "outpatient")["reason"]
+
+
+def test_rates(result):
+    assert money(_row(result, "p4", "inpatient")["expected_assistance"]) == 12345.67
+    assert money(_row(result, "p5", "inpatient")["expected_assistance"]) == 6500
+
+
+def test_enrollment_gaps_wait_a_month_for_new_members(result):
+    gaps = result["enrollment_gaps"]
+    assert rows_for(gaps, person_id=result["people"]["p6"]).empty
+    assert one(gaps, person_id=result["people"]["p7"])["issue"] == "not_subsidized"
+    assert rows_for(gaps, person_id=result["people"]["p3"]).empty
+    assert one(gaps, person_id=result["people"]["p1"])["issue"] == "not_enrolled"
+
+
+def test_no_candidate_rules(result):
+    assert result["candidates"].empty
