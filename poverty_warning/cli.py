@@ -128,6 +128,19 @@ def demo(
         _fail(str(exc))
 
 
+@app.command()
+def benchmark(
+    persons: int = typer.Option(200000, help="residents in the synthetic city"),
+    months: int = typer.Option(18, help="months of claims history"),
+    city: str = typer.Option("shanghai"),
+) -> None:
+    """Time the pipeline at city scale and print the figures (backfill, one night, memory)."""
+    _quiet_logs()
+    from .benchmark import report, run
+
+    typer.echo(report(run(persons, months, city)))
+
+
 def main() -> None:  # pragma: no cover
     app()
 
