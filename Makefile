@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test benchmark clean
+.PHONY: install demo test benchmark clean browser lock
 
 install: $(STAMP)
 
@@ -20,10 +20,19 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Offline copies of the Data Docs' scripts and styles (npm registry); skipped where npm is missing.
+VENDOR_STAMP := vendor/node_modules/.installed
+$(VENDOR_STAMP): vendor/package.json vendor/package-lock.json
+	-cd vendor && npm ci --no-audit --no-fund --ignore-scripts --legacy-peer-deps --loglevel=error && touch node_modules/.installed
+
+# Debian's Chromium for the tests that open pages in a real browser; skipped where apt cannot install it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will be skipped"
+
+demo: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/poverty-warning demo
 
-test: $(STAMP)
+test: $(STAMP) $(VENDOR_STAMP) browser
 	$(BIN)/python -m pytest
 
 benchmark: $(STAMP)

@@ -101,6 +101,7 @@ def _land_batch(con, lake: Path, feed: str, batch, night: str) -> list[LandedFil
     q_path = lake / "_quarantine" / feed / f"night={night}.parquet"
     _write_loaded(con, feed, loaded, lake_path, night)
     _index_keys(con, feed, checked.loaded)
+    _write_batch_projection(feed, frame, checked, lake / "_batches" / feed / f"night={night}.parquet")
     files_of_q = frame["_file"].to_numpy()[checked.quarantined_index]
     quarantine = pd.concat([
         checked.quarantined.assign(file=files_of_q),
@@ -118,6 +119,16 @@ def _land_batch(con, lake: Path, feed: str, batch, night: str) -> list[LandedFil
         result.append(LandedFile(ff.feed, ff.rel, received[ff.rel], n_loaded, n_q))
     log.info("landed %s: %d files, %d rows loaded, %d quarantined", feed, len(batch), len(loaded), len(quarantine))
     return result
+
+
+def _write_batch_projection(feed: str, frame: pd.DataFrame, checked, path: Path) -> None:
+    """The privacy-safe view of the raw batch that the expectation suites validate."""
+    from .expectations import batch_projection
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    batch_projection(feed, frame, checked.failed).to_parquet(tmp, index=False)
+    tmp.replace(path)
 
 
 def _lake_glob(lake: Path, feed: str) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import landing, quality
+from . import landing, quality, quality_report
 from .policies import load_policy
 from .publish import write_contract_outputs
 from .transform import transform as run_transform
@@ -60,13 +60,18 @@ def ingest(ws: Workspace, feeds_dir: Path, night: str) -> dict:
 
 
 def validate(ws: Workspace, night: str, expect_daily_claims: bool = True) -> dict:
+    from .expectations import validate_night
+
+    gx_summary = validate_night(ws, night)
     con = _connect(ws)
     try:
-        verdict = quality.judge(con, night, expect_daily_claims=expect_daily_claims)
+        verdict = quality.judge(con, night, expect_daily_claims=expect_daily_claims, gx_summary=gx_summary)
     finally:
         con.close()
+    result = verdict.as_dict()
+    result["report"] = str(quality_report.build(ws, night, result))
     log.info("validate %s: may_publish=%s, %d findings", night, verdict.may_publish, len(verdict.findings))
-    return verdict.as_dict()
+    return result
 
 
 def transform(ws: Workspace, night: str, policy_id: str) -> None:

@@ -50,8 +50,51 @@ def ensure_history(con: duckdb.DuckDBPyConnection) -> None:
                 "findings VARCHAR, figures VARCHAR)")
 
 
+def _amount_drift(con, night: str, cfg: dict) -> list[Finding]:
+    """Population stability of tonight's claim amounts against the trailing deliveries."""
+    bins = cfg["drift"]["bins"]
+    rows = con.execute(
+        "SELECT CAST(delivery_date AS VARCHAR) FROM meta.landed_files WHERE feed = 'claims' "
+        "AND delivery_date < CAST(? AS DATE) GROUP BY 1 ORDER BY 1 DESC LIMIT ?",
+        [night, int(cfg["volume"]["trailing_nights"])]).fetchall()
+    if len(rows) < int(cfg["volume"]["min_history_nights"]) or not _has_claims(con):
+        return []
+    earliest = rows[-1][0]
+    edges = [float(x) for x in bins]
+    case = " ".join(f"WHEN total_cost < {e} THEN {i}" for i, e in enumerate(edges))
+    dist = con.execute(
+        f"SELECT _delivery_date = CAST(? AS DATE) AS tonight, CASE {case} ELSE {len(edges)} END AS bin, count(*) "
+        "FROM raw.claims WHERE _delivery_date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE) "
+        "AND reversal_of IS NULL GROUP BY 1, 2", [night, earliest, night]).fetchall()
+    tonight = {b: n for t, b, n in dist if t}
+    before = {b: n for t, b, n in dist if not t}
+    if sum(tonight.values()) < int(cfg["drift"]["min_rows"]):
+        return []
+    psi = population_stability(before, tonight, len(edges) + 1)
+    if psi > float(cfg["drift"]["warn_above_psi"]):
+        return [Finding("drift", "warning", f"当晚结算金额分布与近期相比发生漂移（PSI={psi:.2f}）")]
+    return []
+
+
+def _has_claims(con) -> bool:
+    return con.execute("SELECT count(*) FROM meta.landed_files WHERE feed = 'claims'").fetchone()[0] > 0
+
+
+def population_stability(expected: dict, actual: dict, n_bins: int) -> float:
+    """PSI = Σ (a − e) · ln(a / e) over bins, with shares floored at 0.0001."""
+    import math
+
+    e_total, a_total = sum(expected.values()) or 1, sum(actual.values()) or 1
+    psi = 0.0
+    for b in range(n_bins):
+        e = max(expected.get(b, 0) / e_total, 1e-4)
+        a = max(actual.get(b, 0) / a_total, 1e-4)
+        psi += (a - e) * math.log(a / e)
+    return psi
+
+
 def judge(con: duckdb.DuckDBPyConnection, night: str, expect_daily_claims: bool = True,
-          config: dict | None = None) -> Verdict:
+          config: dict | None = None, gx_summary=None) -> Verdict:
     cfg = config or load_config()
     findings: list[Finding] = []
     figures: dict = {}
@@ -84,6 +127,14 @@ def judge(con: duckdb.DuckDBPyConnection, night: str, expect_daily_claims: bool 
                                     f"{feed} 隔离率{rate:.1%}（{quarantined}/{received}）超过阈值，暂停发布"))
         elif rate > float(cfg["quarantine"]["warn_above_rate"]):
             findings.append(Finding("quarantine", "warning", f"{feed} 隔离率{rate:.1%}（{quarantined}/{received}）"))
+    if gx_summary is not None and len(gx_summary):
+        failed = gx_summary[~gx_summary["success"]]
+        figures["expectations_evaluated"] = int(len(gx_summary))
+        figures["expectations_failed"] = int(len(failed))
+        for row in failed.itertuples():
+            findings.append(Finding("expectations", "warning",
+                                    f"{row.feed}：{row.reason_zh or row.expectation} 未通过（{row.unexpected_count}行）"))
+    findings.extend(_amount_drift(con, night, cfg))
     verdict = Verdict(night, not any(f.severity == "critical" for f in findings), findings, figures)
     ensure_history(con)
     con.execute("INSERT OR REPLACE INTO meta.batch_checks VALUES (CAST(? AS DATE), ?, ?, ?)", [

@@ -39,20 +39,34 @@ class Checked:
     quarantined: pd.DataFrame  # _row_number, reason
     loaded_index: np.ndarray  # positions in the input frame
     quarantined_index: np.ndarray
+    failed: dict[str, np.ndarray] = field(default_factory=dict)  # check code -> rows that failed it
 
 
 class _Reasons:
-    def __init__(self, n: int):
-        self.items: list[list[str]] = [[] for _ in range(n)]
+    """Reasons per row, and per check code the rows that failed it (for the expectation suites)."""
 
-    def add(self, mask, text) -> None:
-        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+    def __init__(self, n: int):
+        self.n = n
+        self.items: list[list[str]] = [[] for _ in range(n)]
+        self.failed: dict[str, np.ndarray] = {}
+
+    def _mark(self, check: str) -> np.ndarray:
+        return self.failed.setdefault(check, np.zeros(self.n, dtype=bool))
+
+    def add(self, mask, text, check: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        self._mark(check)[mask] = True
+        idx = np.flatnonzero(mask)
         if isinstance(text, pd.Series):
             for i in idx:
                 self.items[i].append(text.iloc[i])
         else:
             for i in idx:
                 self.items[i].append(text)
+
+    def fail(self, i: int, text: str, check: str) -> None:
+        self._mark(check)[i] = True
+        self.items[i].append(text)
 
     def bad(self) -> np.ndarray:
         return np.array([bool(r) for r in self.items], dtype=bool)
@@ -85,39 +99,40 @@ def check(feed_name: str, frame: pd.DataFrame, ref: Reference) -> Checked:
             raw = raw.mask(empty, col.default)
             empty = raw.eq("")
         if col.required:
-            reasons.add(empty, f"必填字段 {col.name} 为空")
+            reasons.add(empty, f"必填字段 {col.name} 为空", f"required:{col.name}")
         present = ~empty
         if col.type == ID:
             problems = raw[present].map(ids.problem)
             bad = problems.notna()
             reasons.add(present & bad.reindex(raw.index, fill_value=False),
-                        (col.name + " " + problems.reindex(raw.index).fillna("")))
+                        (col.name + " " + problems.reindex(raw.index).fillna("")), f"resident_id:{col.name}")
             out[col.name] = _text(raw.str.upper(), present)
         elif col.type == DATE:
             parsed = pd.to_datetime(raw.where(raw.str.match(DATE_RE)), format="%Y-%m-%d", errors="coerce")
-            reasons.add(present & parsed.isna(), f"{col.name} 不是有效日期（应为YYYY-MM-DD）")
+            reasons.add(present & parsed.isna(), f"{col.name} 不是有效日期（应为YYYY-MM-DD）", f"date:{col.name}")
             out[col.name] = pd.Series([d.date() if not pd.isna(d) else None for d in parsed], dtype=object)
         elif col.type == INT:
             ok = raw.str.match(INT_RE)
-            reasons.add(present & ~ok, f"{col.name} 不是整数")
+            reasons.add(present & ~ok, f"{col.name} 不是整数", f"integer:{col.name}")
             out[col.name] = pd.array([int(float(v)) if g else None for v, g in zip(raw, ok & present)],
                                      dtype="Int64")
         elif col.type == AMOUNT:
             ok = raw.str.match(AMOUNT_RE)
-            reasons.add(present & ~ok, f"{col.name} 金额格式错误（应为至多两位小数的数字）")
+            reasons.add(present & ~ok, f"{col.name} 金额格式错误（应为至多两位小数的数字）", f"amount:{col.name}")
             cents = pd.array([int(round(float(v) * 100)) if g else None for v, g in zip(raw, ok & present)],
                              dtype="Int64")
             out[col.name] = cents
             if not col.signed:
-                reasons.add(present & ok & (cents < 0).fillna(False).to_numpy(), f"{col.name} 不能为负数")
+                reasons.add(present & ok & (cents < 0).fillna(False).to_numpy(), f"{col.name} 不能为负数", f"non_negative:{col.name}")
         elif col.type == BOOL:
             parsed = raw.map(_bool)
-            reasons.add(present & parsed.isna(), f"{col.name} 不是布尔值（true/false、1/0、是/否）")
+            reasons.add(present & parsed.isna(), f"{col.name} 不是布尔值（true/false、1/0、是/否）", f"boolean:{col.name}")
             out[col.name] = pd.Series([v if p else None for v, p in zip(parsed, present)], dtype=object)
         elif col.type == ENUM:
             ok = raw.isin(col.enum)
             label = "/".join(col.enum)
-            reasons.add(present & ~ok, raw.map(lambda v, c=col.name, lab=label: f"{c} 取值“{v}”不在允许范围（{lab}）"))
+            reasons.add(present & ~ok, raw.map(lambda v, c=col.name, lab=label: f"{c} 取值“{v}”不在允许范围（{lab}）"),
+                        f"enum:{col.name}")
             out[col.name] = _text(raw, present & ok)
         else:
             out[col.name] = _text(raw, present)
@@ -128,7 +143,7 @@ def check(feed_name: str, frame: pd.DataFrame, ref: Reference) -> Checked:
     quarantined = pd.DataFrame({"_row_number": out["_row_number"][bad].to_numpy(),
                                 "reason": ["；".join(r) for r, b in zip(reasons.items, bad) if b]})
     return Checked(out[~bad].reset_index(drop=True), quarantined,
-                   np.flatnonzero(~bad), np.flatnonzero(bad))
+                   np.flatnonzero(~bad), np.flatnonzero(bad), reasons.failed)
 
 
 class _FEED_CHECKS:
@@ -142,22 +157,17 @@ class _FEED_CHECKS:
         out["sex"] = out["sex"].where(out["sex"].notna(), derived_sex)
         derived_birth = pid.where(valid).map(lambda v: ids.birth_date(v) if isinstance(v, str) else None)
         out["birth_date"] = out["birth_date"].where(out["birth_date"].notna(), derived_birth)
-        reasons.add(pid.notna() & pid.duplicated(keep="first"), "person_id 在同一文件中重复")
+        reasons.add(pid.notna() & pid.duplicated(keep="first"), "person_id 在同一文件中重复", "unique:person_id")
 
     @staticmethod
     def assistance_categories(out, reasons, ref) -> None:
         _known_person(out, reasons, ref)
         later = out["valid_to"].notna() & out["valid_from"].notna()
-        reasons.add(later & (out["valid_to"] < out["valid_from"]).fillna(False), "valid_to 早于 valid_from")
+        reasons.add(later & (out["valid_to"] < out["valid_from"]).fillna(False), "valid_to 早于 valid_from", "valid_range")
 
     @staticmethod
     def enrollment(out, reasons, ref) -> None:
         _known_person(out, reasons, ref)
-
-    @staticmethod
-    def household_income(out, reasons, ref) -> None:
-        v = out["annual_disposable_income"]
-        reasons.add((v < 0).fillna(False).to_numpy(), "annual_disposable_income 不能为负数")
 
     @staticmethod
     def claims(out, reasons, ref) -> None:
@@ -169,25 +179,25 @@ class _FEED_CHECKS:
         negative = np.zeros(len(out), bool)
         for c in CLAIM_AMOUNTS:
             negative |= a[c] < 0
-        reasons.add(complete & ~reversal & negative, "非冲销记录的金额为负数")
+        reasons.add(complete & ~reversal & negative, "非冲销记录的金额为负数", "non_negative_original")
         reasons.add(complete & reversal & np.any([a[c] > 0 for c in CLAIM_AMOUNTS], axis=0),
-                    "冲销记录的金额应为原结算的负数")
+                    "冲销记录的金额应为原结算的负数", "reversal_sign")
         total_ok = a["total_cost"] == a["policy_scope_cost"] + a["self_pay_out_scope"]
         scope_ok = a["policy_scope_cost"] == (a["basic_fund_paid"] + a["critical_illness_paid"] + a["other_paid"]
                                               + a["assistance_paid"] + a["self_pay_in_scope"])
-        reasons.add(complete & ~total_ok, "total_cost 不等于 policy_scope_cost + self_pay_out_scope")
-        reasons.add(complete & ~scope_ok, "policy_scope_cost 不等于 基金+大病+其他+救助+个人自付 之和")
+        reasons.add(complete & ~total_ok, "total_cost 不等于 policy_scope_cost + self_pay_out_scope", "identity:total_cost")
+        reasons.add(complete & ~scope_ok, "policy_scope_cost 不等于 基金+大病+其他+救助+个人自付 之和", "identity:policy_scope_cost")
         reasons.add(complete & (np.abs(a["total_cost"]) > LARGEST_PLAUSIBLE_CLAIM_CENTS),
-                    "单笔结算金额超过500万元，不合理")
+                    "单笔结算金额超过500万元，不合理", "plausible:total_cost")
         inpatient = out["visit_type"].eq("inpatient").to_numpy()
-        reasons.add(inpatient & out["discharge_date"].isna().to_numpy(), "住院结算缺少 discharge_date")
+        reasons.add(inpatient & out["discharge_date"].isna().to_numpy(), "住院结算缺少 discharge_date", "inpatient_discharge")
         has_both = out["admit_date"].notna() & out["discharge_date"].notna()
         reasons.add((has_both & (out["discharge_date"] < out["admit_date"]).fillna(False)).to_numpy(),
-                    "discharge_date 早于 admit_date")
+                    "discharge_date 早于 admit_date", "discharge_after_admit")
         # Claim ids: new to this file and to what is landed.
         cid = out["claim_id"]
         dup = cid.notna() & (cid.duplicated(keep="first") | cid.isin(ref.claim_amounts.keys()))
-        reasons.add(dup.to_numpy(), "claim_id 重复（已有相同结算号）")
+        reasons.add(dup.to_numpy(), "claim_id 重复（已有相同结算号）", "unique:claim_id")
         # Reversals: must name a known original (earlier in this file or landed), once.
         amounts_by_id = dict(ref.claim_amounts)
         already = set(ref.reversed_claims)
@@ -198,11 +208,11 @@ class _FEED_CHECKS:
             if target is not None and complete[i]:
                 orig = amounts_by_id.get(target)
                 if orig is None:
-                    reasons.items[i].append(f"冲销的原结算 {target} 不存在")
+                    reasons.fail(i, f"冲销的原结算 {target} 不存在", "reversal_known")
                 elif target in already:
-                    reasons.items[i].append(f"原结算 {target} 已被冲销过")
+                    reasons.fail(i, f"原结算 {target} 已被冲销过", "reversal_once")
                 elif tuple(-x for x in vec[i]) != orig:
-                    reasons.items[i].append(f"冲销金额与原结算 {target} 不符")
+                    reasons.fail(i, f"冲销金额与原结算 {target} 不符", "reversal_amounts")
             if not reasons.items[i] and c is not None:
                 if target is None:
                     amounts_by_id[c] = tuple(int(x) for x in vec[i])
@@ -212,4 +222,40 @@ class _FEED_CHECKS:
 
 def _known_person(out: pd.DataFrame, reasons: _Reasons, ref: Reference) -> None:
     pid = out["person_id"]
-    reasons.add((pid.notna() & ~pid.isin(ref.person_ids)).to_numpy(), "person_id 不在人员信息（persons）中")
+    reasons.add((pid.notna() & ~pid.isin(ref.person_ids)).to_numpy(), "person_id 不在人员信息（persons）中", "known_person")
+
+
+# Every check code `check` can report, per feed, with what it means: the expectation suites
+# (expectations/<feed>.json) hold one expectation per code.
+_TYPE_CHECKS = {ID: ("resident_id", "符合GB 11643的身份证号"), DATE: ("date", "有效日期"),
+                INT: ("integer", "整数"), AMOUNT: ("amount", "至多两位小数的金额"), BOOL: ("boolean", "布尔值"),
+                ENUM: ("enum", "取值在允许范围内")}
+_FEED_CHECKS_ZH = {
+    "persons": {"unique:person_id": "person_id 在文件中不重复"},
+    "assistance_categories": {"known_person": "人员在 persons 中", "valid_range": "valid_to 不早于 valid_from"},
+    "enrollment": {"known_person": "人员在 persons 中"},
+    "claims": {
+        "known_person": "人员在 persons 中", "non_negative_original": "非冲销记录金额不为负",
+        "reversal_sign": "冲销记录金额不为正", "identity:total_cost": "total_cost = policy_scope_cost + self_pay_out_scope",
+        "identity:policy_scope_cost": "policy_scope_cost = 基金+大病+其他+救助+个人自付",
+        "plausible:total_cost": "单笔结算不超过500万元", "inpatient_discharge": "住院结算有出院日期",
+        "discharge_after_admit": "出院日期不早于入院日期", "unique:claim_id": "claim_id 不重复",
+        "reversal_known": "冲销记录对应的原结算存在", "reversal_once": "原结算只被冲销一次",
+        "reversal_amounts": "冲销金额与原结算相反",
+    },
+}
+
+
+def checks_for(feed_name: str) -> dict[str, str]:
+    feed = FEEDS[feed_name]
+    checks: dict[str, str] = {}
+    for col in feed.columns:
+        if col.required:
+            checks[f"required:{col.name}"] = f"{col.name} 必填"
+        if col.type in _TYPE_CHECKS:
+            code, text = _TYPE_CHECKS[col.type]
+            checks[f"{code}:{col.name}"] = f"{col.name} 为{text}"
+        if col.type == AMOUNT and not col.signed:
+            checks[f"non_negative:{col.name}"] = f"{col.name} 不为负"
+    checks.update(_FEED_CHECKS_ZH.get(feed_name, {}))
+    return checks

@@ -1,0 +1,205 @@
+"""Great Expectations on every night's batch, one suite per feed (expectations/<feed>.json).
+
+Landing writes, per feed and night, a privacy-safe projection of the raw batch
+(IDs masked, names and phones dropped) with one boolean column per row check
+(`check__<code>`); the suites expect each to be true everywhere, plus the
+required columns and a non-empty claims delivery. Only the night's batch is
+validated, so the cost follows the night's volume. Results go to GX's stores
+and Data Docs under <data>/gx, and a summary per expectation to
+meta.gx_results for the quality report's history.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from . import ids
+from .contract import FEEDS, ID
+from .rowcheck import checks_for
+from .workspace import Workspace
+
+SUITE_DIR = Path(__file__).resolve().parent.parent / "expectations"
+PERSONAL_COLUMNS = {"persons": ("name", "phone")}  # never leave landing in a quality batch
+
+
+def batch_projection(feed: str, frame: pd.DataFrame, failed: dict) -> pd.DataFrame:
+    """What GX sees of a raw batch: masked, plus one pass/fail column per check."""
+    out = pd.DataFrame({"_file": frame["_file"].to_numpy(), "_row_number": frame["_row_number"].to_numpy()})
+    for col in FEEDS[feed].columns:
+        if col.name in PERSONAL_COLUMNS.get(feed, ()):
+            continue
+        values = frame[col.name].astype(str) if col.name in frame else pd.Series([""] * len(frame))
+        out[col.name] = values.map(ids.mask).to_numpy() if col.type == ID else values.to_numpy()
+    for code in checks_for(feed):
+        mask = failed.get(code)
+        out[f"check__{code}"] = True if mask is None else ~mask
+    return out
+
+
+def suite_dict(feed: str) -> dict:
+    """The suite a feed starts from: generated from the contract; the JSON file is what runs."""
+    expectations = [{"type": "expect_column_to_exist", "kwargs": {"column": c},
+                     "meta": {"reason_zh": f"必需列 {c} 存在"}} for c in FEEDS[feed].required_columns]
+    for code, text in checks_for(feed).items():
+        expectations.append({"type": "expect_column_values_to_be_in_set",
+                             "kwargs": {"column": f"check__{code}", "value_set": [True]},
+                             "meta": {"check": code, "reason_zh": text}})
+    if feed == "claims":
+        expectations.append({"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1},
+                             "meta": {"reason_zh": "当晚有结算数据"}})
+    return {"name": f"{feed}_nightly", "expectations": expectations,
+            "meta": {"feed": feed, "contract": "../shared/contract/README.md §1"}}
+
+
+def write_suites(folder: Path = SUITE_DIR) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for feed in FEEDS:
+        path = folder / f"{feed}.json"
+        path.write_text(json.dumps(suite_dict(feed), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def load_suite_dict(feed: str, folder: Path = SUITE_DIR) -> dict:
+    return json.loads((folder / f"{feed}.json").read_text(encoding="utf-8"))
+
+
+def _context(ws: Workspace):
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    for name in ("great_expectations", "great_expectations.core", "great_expectations.data_context"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=str(ws.root / "gx"))
+    if context.variables.progress_bars is None or context.variables.progress_bars.globally is not False:
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.variables.save()
+    return context
+
+
+def ensure_results_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    con.execute("""CREATE TABLE IF NOT EXISTS meta.gx_results (night DATE, feed VARCHAR, expectation VARCHAR,
+        column_name VARCHAR, check_code VARCHAR, reason_zh VARCHAR, success BOOLEAN, element_count BIGINT,
+        unexpected_count BIGINT)""")
+
+
+def validate_night(ws: Workspace, night: str) -> pd.DataFrame:
+    """Run every feed's suite on the night's batch; return one row per expectation."""
+    import great_expectations as gx
+
+    context = _context(ws)
+    source = context.data_sources.add_or_update_pandas("nightly_batches")
+    rows = []
+    for feed in FEEDS:
+        path = ws.lake / "_batches" / feed / f"night={night}.parquet"
+        if feed != "claims" and not path.exists():
+            continue
+        frame = pd.read_parquet(path) if path.exists() else pd.DataFrame(
+            {c: pd.Series(dtype=object) for c in FEEDS[feed].column_names})
+        raw = load_suite_dict(feed)
+        suite = context.suites.add_or_update(gx.ExpectationSuite(
+            name=raw["name"], expectations=[gx.expectations.registry.get_expectation_impl(e["type"])(
+                **e["kwargs"], meta=e.get("meta")) for e in raw["expectations"]], meta=raw.get("meta")))
+        try:
+            asset = source.get_asset(feed)
+        except LookupError:
+            asset = source.add_dataframe_asset(name=feed)
+        try:
+            batch_def = asset.get_batch_definition("night")
+        except (KeyError, LookupError):
+            batch_def = asset.add_batch_definition_whole_dataframe("night")
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=f"{feed}_nightly", data=batch_def, suite=suite))
+        result = definition.run(batch_parameters={"dataframe": frame},
+                                run_id=gx.RunIdentifier(run_name=f"night-{night}"), result_format="SUMMARY")
+        for r in result.results:
+            cfg = r.expectation_config
+            rows.append({
+                "night": night, "feed": feed, "expectation": cfg.type, "column_name": cfg.kwargs.get("column"),
+                "check_code": (cfg.meta or {}).get("check"), "reason_zh": (cfg.meta or {}).get("reason_zh"),
+                "success": bool(r.success), "element_count": int(r.result.get("element_count") or len(frame)),
+                "unexpected_count": int(r.result.get("unexpected_count") or 0)})
+    context.build_data_docs()
+    localize_data_docs(data_docs_index(ws).parent)
+    summary = pd.DataFrame(rows)
+    con = duckdb.connect(str(ws.duckdb_path))
+    try:
+        ensure_results_table(con)
+        con.execute("DELETE FROM meta.gx_results WHERE night = CAST(? AS DATE)", [night])
+        if not summary.empty:
+            con.register("s", summary)
+            con.execute("INSERT INTO meta.gx_results SELECT CAST(night AS DATE), feed, expectation, column_name, "
+                        "check_code, reason_zh, success, element_count, unexpected_count FROM s")
+            con.unregister("s")
+    finally:
+        con.close()
+    return summary
+
+
+VENDOR = Path(__file__).resolve().parent.parent / "vendor" / "node_modules"
+# CDN address in the Data Docs templates -> file in the npm packages of vendor/package.json.
+CDN_ASSETS = {
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/dist/jquery.min.js",
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": "bootstrap/dist/css/bootstrap.min.css",
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": "bootstrap/dist/js/bootstrap.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": "popper.js/dist/umd/popper.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": "bootstrap-table/dist/bootstrap-table.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": "bootstrap-table/dist/bootstrap-table.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
+        "bootstrap-table/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
+        "bootstrap-table/dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
+        "bootstrap-datepicker/dist/css/bootstrap-datepicker.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
+        "bootstrap-datepicker/dist/js/bootstrap-datepicker.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": "@fortawesome/fontawesome-free/css/all.min.css",
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css":
+        "@forevolve/bootstrap-dark/dist/css/bootstrap-prefers-dark.css",
+    "https://cdn.jsdelivr.net/npm/vega@5": "vega/build/vega.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-lite@5": "vega-lite/build/vega-lite.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega-embed/build/vega-embed.min.js",
+}
+LOGO = re.compile(r"https://great-expectations-web-assets\.s3[^\"']*logo-long\.png[^\"']*")
+
+
+def localize_data_docs(site: Path, vendor: Path = VENDOR) -> bool:
+    """Point Data Docs at local copies of their scripts and styles: the bureau's network has no internet.
+    Without the vendored packages (`make` installs them) the pages keep their CDN links."""
+    if not vendor.is_dir() or not site.is_dir():
+        return False
+    static = site / "static" / "vendor"
+    for rel in CDN_ASSETS.values():
+        target = static / rel
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(vendor / rel, target)
+    webfonts = vendor / "@fortawesome" / "fontawesome-free" / "webfonts"
+    if webfonts.is_dir() and not (static / "@fortawesome" / "fontawesome-free" / "webfonts").exists():
+        shutil.copytree(webfonts, static / "@fortawesome" / "fontawesome-free" / "webfonts")
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        rel_static = os.path.relpath(static, page.parent)
+        new = text
+        for url, rel in CDN_ASSETS.items():
+            new = new.replace(url, f"{rel_static}/{rel}")
+        new = LOGO.sub(os.path.relpath(site / "static" / "images" / "logo-long.png", page.parent), new)
+        # Local files: no subresource-integrity pins or CORS mode (file:// has no origin).
+        new = re.sub(r'\s+(integrity|crossorigin)="[^"]*"', "", new)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+    return True
+
+
+def data_docs_index(ws: Workspace) -> Path:
+    return ws.root / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"

@@ -1,0 +1,65 @@
+"""The pages people read open in a real headless Chromium (Debian's package) without errors."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from poverty_warning import pipeline
+from poverty_warning.expectations import data_docs_index
+from poverty_warning.workspace import Workspace
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
+
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+def open_page(browser, path: Path) -> tuple[object, list[str]]:
+    """Load a local page; return it and every JavaScript error or failed local request."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" and
+            "net::ERR" not in msg.text else None)
+    page.on("requestfailed", lambda req: errors.append(f"failed: {req.url}") if req.url.startswith("file:") else None)
+    page.goto(path.as_uri(), wait_until="load")
+    page.wait_for_timeout(300)
+    return page, errors
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory, faulty_city):
+    feeds, _ = faulty_city
+    ws = Workspace(tmp_path_factory.mktemp("browser") / "data")
+    pipeline.ingest(ws, feeds, "2023-06-30")
+    verdict = pipeline.validate(ws, "2023-06-30")
+    return ws, verdict
+
+
+def test_quality_report_renders_with_its_chart(browser, night):
+    ws, verdict = night
+    page, errors = open_page(browser, Path(verdict["report"]))
+    assert not errors, errors
+    assert "数据质量日报" in page.title()
+    assert page.locator("#volume-trend .main-svg").count() >= 1  # plotly drew the chart
+    assert page.locator("table").count() >= 4
+
+
+def test_data_docs_render(browser, night):
+    ws, _ = night
+    index = data_docs_index(ws)
+    assert index.exists()
+    page, errors = open_page(browser, index)
+    assert not errors, errors
+    assert "claims_nightly" in page.content()
