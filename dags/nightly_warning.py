@@ -67,11 +67,18 @@ def nightly_warning():
         except pipeline.PublishBlocked as exc:
             raise AirflowSkipException(f"publishing held for {night}: {exc}") from None
 
+    @task
+    def deliver(logical_date=None, params=None) -> dict:
+        night = pipeline.night_of(logical_date, params.get("night"))
+        return pipeline.deliver(_workspace(), night)
+
     landed = ingest()
     verdict = validate()
     built = dbt_build()
     published = publish(verdict)
-    landed >> verdict >> built >> published
+    # Delivery also runs when publishing was held: earlier nights' failed deliveries are retried.
+    delivered = deliver.override(trigger_rule="all_done")()
+    landed >> verdict >> built >> published >> delivered
 
 
 nightly_warning_dag = nightly_warning()

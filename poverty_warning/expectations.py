@@ -80,7 +80,9 @@ def _context(ws: Workspace):
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="file", project_root_dir=str(ws.root / "gx"))
-    if context.variables.progress_bars is None or context.variables.progress_bars.globally is not False:
+    bars = context.variables.progress_bars
+    globally = bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)
+    if globally is not False:
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         context.variables.save()
     return context

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import landing, quality, quality_report
+from . import delivery, landing, outreach, quality, quality_report, summary_page
 from .policies import load_policy
 from .publish import write_contract_outputs
 from .transform import transform as run_transform
@@ -87,10 +87,27 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
     con = _connect(ws)
     try:
         counts = write_contract_outputs(con, night, out)
+        cases = outreach.decide(con, night, policy_id)
     finally:
         con.close()
-    log.info("publish %s (%s): %s", night, policy_id, counts)
-    return {"outputs": str(out), "counts": counts}
+    folders = delivery.write_outbox(ws.outbox, night, cases.items, cases.referrals)
+    summary = summary_page.build(ws.root / "reports" / night / "summary.html", night, policy_id,
+                                 cases.items, cases.referrals)
+    sent = int(cases.items["sent"].sum()) if len(cases.items) else 0
+    log.info("publish %s (%s): %s; %d list rows sent in %d folders", night, policy_id, counts, sent, len(folders))
+    return {"outputs": str(out), "counts": counts, "list_rows_sent": sent, "outbox_folders": len(folders),
+            "summary": str(summary)}
+
+
+def deliver(ws: Workspace, night: str, webhook: "delivery.Webhook | None" = None) -> dict:
+    """Send undelivered list versions (tonight's, and earlier nights' failures)."""
+    con = _connect(ws)
+    try:
+        result = delivery.deliver(con, ws.outbox, night, webhook or delivery.Webhook.from_env())
+    finally:
+        con.close()
+    log.info("deliver %s: %s", night, result)
+    return result
 
 
 def run_night(ws: Workspace, feeds_dir: Path, night: str, policy_id: str) -> dict:
@@ -98,7 +115,9 @@ def run_night(ws: Workspace, feeds_dir: Path, night: str, policy_id: str) -> dic
     ingest(ws, feeds_dir, night)
     verdict = validate(ws, night)
     transform(ws, night, policy_id)
-    return publish(ws, night, policy_id, verdict)
+    result = publish(ws, night, policy_id, verdict)
+    result["delivery"] = deliver(ws, night)
+    return result
 
 
 def assess(feeds_dir: Path, policy_id: str, as_of: str, out: Path) -> dict[str, int]:

@@ -63,3 +63,13 @@ def test_data_docs_render(browser, night):
     page, errors = open_page(browser, index)
     assert not errors, errors
     assert "claims_nightly" in page.content()
+
+
+def test_summary_page_renders_its_charts(browser, small_city, tmp_path):
+    ws = Workspace(tmp_path / "data")
+    result = pipeline.run_night(ws, small_city, "2024-03-31", "shanghai-2022")
+    page, errors = open_page(browser, Path(result["summary"]))
+    assert not errors, errors
+    assert "外展名单汇总" in page.title()
+    assert page.locator("#by-subdistrict .main-svg").count() >= 1
+    assert page.locator("#case-status .main-svg").count() >= 1

@@ -1,0 +1,63 @@
+"""The nightly summary page (static HTML): lists by sub-district, burden ratios, new vs continuing
+cases, referrals — as charts. Counts only: no names or IDs."""
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from .outreach import LIST_TITLES
+
+ACTION_ZH = {"new": "新增", "escalated": "升级", "reminder": "再次提醒", "suppressed": "持续跟进（今晚不重发）",
+             "closed": "已结案"}
+
+
+def _fig(fig: go.Figure, div_id: str, first: bool) -> str:
+    fig.update_layout(height=360, margin=dict(l=40, r=20, t=40, b=40))
+    return fig.to_html(full_html=False, include_plotlyjs=first, div_id=div_id)
+
+
+def build(path: Path, night: str, policy_id: str, items: pd.DataFrame, referrals: pd.DataFrame) -> Path:
+    parts = [f"<h1>外展名单汇总 · {html.escape(night)} · {html.escape(policy_id)}</h1>"]
+    if items.empty:
+        parts.append("<p>今晚没有需要外展的家庭。</p>")
+    else:
+        items = items.assign(名单=items["list_kind"].map(LIST_TITLES),
+                             街道=items["subdistrict_name"].fillna(items["subdistrict_code"]))
+        sent = items[items["sent"]]
+        parts.append(f"<p>今晚发送 {len(sent)} 条（涉及 {sent['household_id'].nunique()} 户），"
+                     f"持续跟进 {int((items['action_taken'] == 'suppressed').sum())} 条，"
+                     f"已结案 {int((items['action_taken'] == 'closed').sum())} 条，"
+                     f"慈善转介 {len(referrals)} 户。</p>")
+        by_area = sent.groupby(["街道", "名单"]).size().reset_index(name="条数")
+        first = True
+        if len(by_area):
+            parts.append(_fig(px.bar(by_area, x="街道", y="条数", color="名单", title="各街道今晚名单条数"),
+                              "by-subdistrict", first))
+            first = False
+        ratios = items[items["list_kind"].isin(["warning", "candidate"])].drop_duplicates("household_id")["ratio"]
+        ratios = pd.to_numeric(ratios, errors="coerce").dropna()
+        if len(ratios):
+            parts.append(_fig(px.histogram(x=ratios.clip(upper=2.0), nbins=40, title="家庭医疗负担比例分布",
+                                           labels={"x": "负担比例（负担/家庭年收入，超过200%计为200%）"}),
+                              "burden-ratio", first))
+            first = False
+        actions = items["action_taken"].map(ACTION_ZH).value_counts().reset_index()
+        actions.columns = ["案件状态", "条数"]
+        parts.append(_fig(px.pie(actions, names="案件状态", values="条数", title="新增与持续案件"), "case-status", first))
+        first = False
+        if len(referrals):
+            counts = referrals.groupby("program_name").size().reset_index(name="户数")
+            parts.append(_fig(px.bar(counts, x="program_name", y="户数", title="慈善转介（已同意）",
+                                     labels={"program_name": "慈善项目"}), "referrals", first))
+    page = ("<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
+            f"<title>外展名单汇总 {html.escape(night)}</title><style>body{{font-family:sans-serif;margin:24px;"
+            "max-width:1200px}</style></head><body>" + "".join(parts) + "</body></html>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path
