@@ -33,7 +33,8 @@ def _feeds(params) -> "os.PathLike":
     start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=10)},
+    default_args={"retries": int(os.environ.get("POVERTY_WARNING_TASK_RETRIES", "1")),
+                  "retry_delay": pendulum.duration(minutes=10)},
     params={
         "policy_id": Param(os.environ.get("POVERTY_WARNING_POLICY", "shanghai-2022"), enum=available()),
         "feeds_dir": Param(None, type=["null", "string"], description="feeds directory; default <data>/feeds"),

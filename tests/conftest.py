@@ -11,6 +11,7 @@ import pytest
 # Airflow and GX read their settings at import: give the whole session private, quiet ones.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="pw-tests-"))
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
+os.environ["POVERTY_WARNING_TASK_RETRIES"] = "0"  # a failing task fails the test now, not after a 10-minute retry
 os.environ["POVERTY_WARNING_DATA"] = str(_SESSION_HOME / "data")
 from poverty_warning import airflow_local  # noqa: E402
 
