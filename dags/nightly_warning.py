@@ -1,4 +1,4 @@
-"""nightly_warning: ingest → validate → dbt build → publish, for the run's night.
+"""nightly_warning: ingest → validate → dbt build → score → publish → deliver, for the run's night.
 
 Thin on purpose: every step is a function of poverty_warning.pipeline. The
 tasks run strictly one after another and at most one run is active, so only
@@ -61,6 +61,11 @@ def nightly_warning():
         pipeline.transform(_workspace(), night, params["policy_id"])
 
     @task
+    def score(logical_date=None, params=None) -> dict:
+        night = pipeline.night_of(logical_date, params.get("night"))
+        return pipeline.score(_workspace(), night)
+
+    @task
     def publish(verdict: dict, logical_date=None, params=None) -> dict:
         night = pipeline.night_of(logical_date, params.get("night"))
         try:
@@ -76,10 +81,11 @@ def nightly_warning():
     landed = ingest()
     verdict = validate()
     built = dbt_build()
+    scored = score()
     published = publish(verdict)
     # Delivery also runs when publishing was held: earlier nights' failed deliveries are retried.
     delivered = deliver.override(trigger_rule="all_done")()
-    landed >> verdict >> built >> published >> delivered
+    landed >> verdict >> built >> scored >> published >> delivered
 
 
 nightly_warning_dag = nightly_warning()

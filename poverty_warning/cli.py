@@ -128,6 +128,49 @@ def demo(
         _fail(str(exc))
 
 
+def _ml_args(city, persons, months, seed, end):
+    from .synth.cities import CITIES
+
+    if city not in CITIES:
+        _fail(f"--city must be one of {', '.join(CITIES)}, got {city!r}")
+    if months < 26:
+        _fail("--months must be at least 26: a year of history, a backtest and the 6-month label horizon")
+    return city, persons, months, seed, _date(end, "--end")
+
+
+@app.command()
+def train(
+    city: str = typer.Option("shanghai"), persons: int = typer.Option(50000), months: int = typer.Option(36),
+    seed: int = typer.Option(7), end: str = typer.Option("2024-06-30"),
+) -> None:
+    """Train the early-warning model on a synthetic city, backtest it, write it and its card to models/."""
+    _quiet_logs()
+    from ml import workflow
+    from ml.backtest import summary_line
+
+    args = _ml_args(city, persons, months, seed, end)
+    model, metrics, path = workflow.train(Workspace.default().root / "ml", *args)
+    typer.echo(f"model {model.meta['version']} written to {path} (card beside it)")
+    typer.echo(summary_line(metrics))
+
+
+@app.command()
+def evaluate(
+    city: str = typer.Option("shanghai"), persons: int = typer.Option(50000), months: int = typer.Option(36),
+    seed: int = typer.Option(7), end: str = typer.Option("2024-06-30"),
+) -> None:
+    """Rerun the time-based backtest and print the comparison with the two baselines."""
+    _quiet_logs()
+    from ml import workflow
+    from ml.backtest import summary_line
+
+    try:
+        metrics = workflow.evaluate(Workspace.default().root / "ml", *_ml_args(city, persons, months, seed, end))
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(summary_line(metrics))
+
+
 @app.command()
 def benchmark(
     persons: int = typer.Option(200000, help="residents in the synthetic city"),

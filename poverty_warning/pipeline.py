@@ -79,6 +79,32 @@ def transform(ws: Workspace, night: str, policy_id: str) -> None:
     run_transform(ws, night, policy_id)
 
 
+def score(ws: Workspace, night: str) -> dict:
+    """Risk scores from the trained early-warning model (models/latest.json), with drift monitoring."""
+    from ml.model import RiskModel
+    from ml.scoring import score as score_households
+
+    model = RiskModel.load()
+    if model is None:
+        log.warning("score %s: no trained model in models/; lists go out without risk scores", night)
+        return {"scored": 0, "model": None}
+    con = _connect(ws)
+    try:
+        scored = score_households(con, night, model)
+        stored = con.execute("SELECT may_publish, findings, figures FROM meta.batch_checks WHERE night = CAST(? AS DATE)",
+                             [night]).fetchone()
+    finally:
+        con.close()
+    if stored:  # the night's quality report gains the model's drift figures
+        import json
+
+        quality_report.build(ws, night, {"may_publish": stored[0], "findings": json.loads(stored[1]),
+                                         "figures": json.loads(stored[2])})
+    bands = scored["risk_band"].value_counts().to_dict()
+    log.info("score %s: %d households scored with model %s: %s", night, len(scored), model.meta["version"], bands)
+    return {"scored": int(len(scored)), "model": model.meta["version"], "bands": bands}
+
+
 def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
     out = ws.outputs(night)
     if not verdict.get("may_publish", False):
@@ -115,6 +141,7 @@ def run_night(ws: Workspace, feeds_dir: Path, night: str, policy_id: str) -> dic
     ingest(ws, feeds_dir, night)
     verdict = validate(ws, night)
     transform(ws, night, policy_id)
+    score(ws, night)
     result = publish(ws, night, policy_id, verdict)
     result["delivery"] = deliver(ws, night)
     return result

@@ -69,6 +69,11 @@ def build(ws: Workspace, night: str, verdict: dict) -> Path:
             "SELECT CAST(night AS VARCHAR) AS night, may_publish, findings FROM meta.batch_checks "
             "WHERE night <= CAST(? AS DATE) ORDER BY night DESC LIMIT 30", [night]).df()
         try:
+            drift = con.execute("SELECT item, psi FROM meta.model_monitoring WHERE night = CAST(? AS DATE) "
+                                "ORDER BY psi DESC", [night]).df()
+        except duckdb.CatalogException:
+            drift = pd.DataFrame()
+        try:
             gx = con.execute("SELECT feed, count(*) AS evaluated, sum(CASE WHEN success THEN 0 ELSE 1 END) AS failed "
                              "FROM meta.gx_results WHERE night = CAST(? AS DATE) GROUP BY feed ORDER BY feed",
                              [night]).df()
@@ -131,6 +136,15 @@ def build(ws: Workspace, night: str, verdict: dict) -> Path:
     if docs.exists():
         rel = os.path.relpath(docs, out_dir)
         parts.append(f"<p><a href='{html.escape(rel)}'>打开 Data Docs 查看每条规则的结果</a></p>")
+
+    parts.append("<h2>预警模型监控（PSI）</h2>")
+    if drift.empty:
+        parts.append("<p class='small'>今晚尚未评分。</p>")
+    else:
+        top = drift.head(8).assign(判断=drift.head(8)["psi"].map(
+            lambda v: "明显漂移" if v > 0.25 else ("轻微变化" if v > 0.1 else "稳定")))
+        top["psi"] = top["psi"].map(lambda v: f"{v:.3f}")
+        parts.append(_table(top.rename(columns={"item": "评分或特征", "psi": "PSI"})))
 
     parts.append("<h2>近30晚结论</h2>")
     if not history.empty:

@@ -16,7 +16,8 @@ def test_dag_folder_has_no_import_errors():
     bag = DagBag(dag_folder=str(airflow_local.DAGS_DIR))
     assert not bag.import_errors
     dag = airflow_local.load_dag()
-    assert [t.task_id for t in dag.topological_sort()] == ["ingest", "validate", "dbt_build", "publish"]
+    assert [t.task_id for t in dag.topological_sort()] == ["ingest", "validate", "dbt_build", "score", "publish",
+                                                            "deliver"]
     assert dag.max_active_runs == 1
 
 
@@ -38,6 +39,11 @@ def test_a_night_end_to_end_and_a_rerun_byte_for_byte(small_city, data_dir, tmp_
     assert set(states.values()) == {"success"}
     out = Workspace(data_dir).outputs("2024-03-31")
     first = {name: (out / name).read_bytes() for name in OUTPUTS}
+    con = duckdb.connect(str(Workspace(data_dir).duckdb_path))  # dbt holds it open in this process
+    scores = con.execute("SELECT risk_score, risk_band, risk_reasons FROM marts.household_risk_scores").df()
+    con.close()
+    assert len(scores) > 100 and scores["risk_score"].between(0, 1).all()
+    assert set(scores["risk_band"]) <= {"高", "中", "低"}
     assert first["candidates.csv"].count(b"\n") > 1  # some households crossed a line
     run, states = _run(tmp_path, small_city, "2024-03-31")
     assert str(run.state) == "success", states

@@ -149,6 +149,14 @@ def test_workbook_sheets_and_headers(nights):
         assert list(header) == [h for _, h in COLUMNS]
 
 
+def test_watch_lists_carry_risk_scores_and_reasons(nights):
+    frames = [pd.read_csv(p, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+              for p in nights["ws"].outbox.glob(f"[0-9]*/{NIGHT}/预警关注.csv")]
+    watch = pd.concat(frames)
+    assert len(watch) and (watch["风险评分"] != "").all()
+    assert watch["风险等级"].isin(["高", "中", "低"]).all()
+
+
 def test_cases_are_not_resent_and_approved_cases_leave(nights):
     tonight = _sent_items(nights["ws"], NEXT).set_index("case_id")
     before = _sent_items(nights["ws"], NIGHT).set_index("case_id")

@@ -1,0 +1,58 @@
+"""Nightly scoring: the latest complete month's features, the trained model, reason codes, and
+drift (PSI) of the score and the features against the training reference."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from .features import FEATURES, load
+from .model import RiskModel, band
+
+RISK_TABLE = """CREATE OR REPLACE TABLE marts.household_risk_scores AS SELECT * FROM scored"""
+MONITOR = """CREATE TABLE IF NOT EXISTS meta.model_monitoring (night DATE, model_version VARCHAR,
+    item VARCHAR, psi DOUBLE)"""
+
+
+def psi(reference: dict, values: np.ndarray) -> float:
+    """Population stability index of tonight's values against their training distribution."""
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return 0.0
+    edges = np.asarray(reference["edges"], dtype=float)
+    got = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1) / len(values)
+    total = 0.0
+    for e, a in zip(reference["shares"], got):
+        e, a = max(e, 1e-4), max(a, 1e-4)
+        total += (a - e) * math.log(a / e)
+    return float(total)
+
+
+def score(con: duckdb.DuckDBPyConnection, night: str, model: RiskModel) -> pd.DataFrame:
+    """Score every household on the last complete month before the night; store and return the scores."""
+    month = (dt.date.fromisoformat(night).replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    frame = load(con)
+    rows = frame[frame["feature_month"] == pd.Timestamp(month)].copy()
+    if rows.empty:
+        rows = frame[frame["feature_month"] == frame["feature_month"].max()].copy()
+    probability = model.predict(rows) if len(rows) else np.array([])
+    rows["risk_score"] = probability
+    rows["risk_band"] = [band(p) for p in probability]
+    rows["risk_reasons"] = model.reasons(rows) if len(rows) else []
+    scored = rows[["household_id", "feature_month", "risk_score", "risk_band", "risk_reasons"]].assign(
+        model_version=model.meta["version"])
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    con.register("scored", scored)
+    con.execute(RISK_TABLE)
+    con.unregister("scored")
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    con.execute(MONITOR)
+    con.execute("DELETE FROM meta.model_monitoring WHERE night = CAST(? AS DATE)", [night])
+    drift = [("score", psi(model.reference["score_bins"], probability))]
+    drift += [(f, psi(model.reference["feature_bins"][f], rows[f].to_numpy(float))) for f in FEATURES]
+    con.executemany("INSERT INTO meta.model_monitoring VALUES (CAST(? AS DATE), ?, ?, ?)",
+                    [[night, model.meta["version"], item, value] for item, value in drift])
+    return scored
