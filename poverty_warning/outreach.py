@@ -68,8 +68,10 @@ def _items(con, night: str, policy_id: str, cfg: dict) -> pd.DataFrame:
     year = int(night[:4])
     persons = con.execute(
         "SELECT person_id, person_name, household_id, subdistrict_code, subdistrict_name, birth_date, "
-        "age_on_as_of AS age, household_size FROM intermediate.int_persons_enriched").df()
-    heads = persons.sort_values(["household_id", "age"], ascending=[True, False]).drop_duplicates("household_id")
+        "age_on_as_of AS age, household_size FROM intermediate.int_persons_enriched ORDER BY person_id").df()
+    # The household's contact person: its oldest member (ties by ID), the same every run.
+    heads = persons.sort_values(["household_id", "age", "person_id"], ascending=[True, False, True],
+                                kind="mergesort").drop_duplicates("household_id")
     best_category = con.execute(
         "SELECT c.person_id, c.category FROM (SELECT cat.person_id, cat.category, row_number() OVER "
         "(PARTITION BY cat.person_id ORDER BY co.category_rank) AS pick FROM staging.stg_assistance_categories cat "
@@ -78,7 +80,7 @@ def _items(con, night: str, policy_id: str, cfg: dict) -> pd.DataFrame:
         [policy_id, night]).df().set_index("person_id")["category"]
     rows: list[pd.DataFrame] = []
 
-    gaps = con.execute("SELECT * FROM marts.fct_enrollment_gaps").df()
+    gaps = con.execute("SELECT * FROM marts.fct_enrollment_gaps ORDER BY person_id").df()
     if len(gaps):
         gaps = gaps.merge(persons[["person_id", "person_name", "subdistrict_name", "age"]], on="person_id")
         rows.append(pd.DataFrame({
@@ -91,7 +93,7 @@ def _items(con, night: str, policy_id: str, cfg: dict) -> pd.DataFrame:
             "action": gaps["issue"].map({"not_enrolled": "协助办理城乡居民医保参保登记，并落实资助",
                                          "not_subsidized": "核对资助参保名单，补办个人缴费资助"})}))
 
-    candidates = con.execute("SELECT * FROM marts.fct_candidates").df()
+    candidates = con.execute("SELECT * FROM marts.fct_candidates ORDER BY household_id, rule, person_id").df()
     if len(candidates):
         who = candidates["person_id"].where(candidates["person_id"].notna(),
                                             candidates["household_id"].map(heads.set_index("household_id")["person_id"]))
@@ -111,7 +113,8 @@ def _items(con, night: str, policy_id: str, cfg: dict) -> pd.DataFrame:
         "string_agg(DISTINCT benefit, ',') AS benefits, sum(expected_assistance) AS expected, "
         "sum(coalesce(paid_assistance, 0)) AS paid, sum(unpaid_assistance) AS unpaid "
         "FROM marts.fct_entitlements WHERE year >= ? AND unpaid_assistance >= ? "
-        "GROUP BY person_id, household_id, subdistrict_code", [year - 1, cfg["unpaid_min_amount"]]).df()
+        "GROUP BY person_id, household_id, subdistrict_code ORDER BY person_id",
+        [year - 1, cfg["unpaid_min_amount"]]).df()
     if len(unpaid):
         u = unpaid.merge(persons[["person_id", "person_name", "subdistrict_name", "age"]], on="person_id")
         benefits = u["benefits"].map(lambda b: "、".join(BENEFIT_ZH.get(x, x) for x in sorted(b.split(","))))
@@ -125,7 +128,7 @@ def _items(con, night: str, policy_id: str, cfg: dict) -> pd.DataFrame:
                       + u["paid"].map(lambda v: f"{v:,.2f}") + "元",
             "action": "核实救助待遇是否已申请，协助补办医疗救助"}))
 
-    warnings = con.execute("SELECT * FROM marts.fct_household_warnings").df()
+    warnings = con.execute("SELECT * FROM marts.fct_household_warnings ORDER BY household_id").df()
     if len(warnings):
         w = warnings.merge(heads[["household_id", "person_id", "person_name", "subdistrict_name", "age"]],
                            on="household_id", how="left")
@@ -233,17 +236,19 @@ def _with_referrals(con, night: str, policy_id: str, items: pd.DataFrame, cfg: d
     if heavy.empty:
         return items, pd.DataFrame()
     households = heavy.drop_duplicates("household_id")[["household_id", "subdistrict_code", "subdistrict_name"]]
-    programs = con.execute("SELECT * FROM staging.stg_charity_programs").df()
+    households = households.sort_values("household_id")
+    programs = con.execute("SELECT * FROM staging.stg_charity_programs ORDER BY program_id").df()
     if programs.empty:
         return items, pd.DataFrame()
     window_from = (pd.Timestamp(night) - pd.DateOffset(months=12)).date().isoformat()
     con.register("hh", households)
     patients = con.execute(
         "SELECT c.household_id, c.person_id, any_value(p.person_name) AS person_name, max(c.age_at_claim) AS age, "
-        "string_agg(DISTINCT c.diagnosis_code, ';') AS diagnoses, sum(c.personal_burden) AS burden "
+        "string_agg(DISTINCT c.diagnosis_code, ';' ORDER BY c.diagnosis_code) AS diagnoses, sum(c.personal_burden) AS burden "
         "FROM intermediate.int_claims_netted c JOIN hh USING (household_id) "
         "JOIN staging.stg_persons p ON p.person_id = c.person_id "
-        "WHERE c.claim_date >= CAST(? AS DATE) GROUP BY c.household_id, c.person_id", [window_from]).df()
+        "WHERE c.claim_date >= CAST(? AS DATE) GROUP BY c.household_id, c.person_id "
+        "ORDER BY c.household_id, c.person_id", [window_from]).df()
     # Assistance still due or paid per household: those with no assistance at all, or still over the line.
     assisted = con.execute(
         "SELECT e.household_id, sum(e.expected_assistance) AS expected FROM marts.fct_entitlements e "
@@ -301,7 +306,8 @@ def _with_referrals(con, night: str, policy_id: str, items: pd.DataFrame, cfg: d
 
 def _match_program(patients: pd.DataFrame, programs: pd.DataFrame, remaining: dict):
     """The first programme (by id) with room whose diagnosis prefixes and ages fit a household member."""
-    for patient in patients.sort_values("burden", ascending=False).to_dict("records"):
+    for patient in patients.sort_values(["burden", "person_id"], ascending=[False, True],
+                                        kind="mergesort").to_dict("records"):
         codes = (patient["diagnoses"] or "").split(";")
         specific_first = programs.assign(general=programs["diagnosis_prefixes"].fillna("").eq(""))
         for program in specific_first.sort_values(["general", "program_id"]).to_dict("records"):
