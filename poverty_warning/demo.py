@@ -47,5 +47,14 @@ def run_demo(ws: Workspace, city: str, persons: int, night: str) -> None:
     for f in sorted(out.glob("*.csv")) if out.exists() else []:
         rows = sum(1 for _ in f.open(encoding="utf-8")) - 1
         print(f"  {f.name:<22} {rows:>7} rows")
-    print(f"DuckDB warehouse: {ws.duckdb_path}  (marts.fct_* tables)")
+    folders = sorted(p for p in ws.outbox.glob(f"*/{night}") if p.is_dir())
+    print(f"\nLists for the sub-districts: {len(folders)} folders in {ws.outbox}/<sub-district>/{night}/ "
+          "(workbook, CSVs, manifest)")
+    for f in folders[:3]:
+        print(f"  {f.relative_to(ws.root)}: " + ", ".join(sorted(p.name for p in f.iterdir())))
+    reports = ws.root / "reports" / night
+    print(f"Data-quality report: {reports / 'quality.html'}")
+    print(f"Nightly summary page: {reports / 'summary.html'}")
+    print(f"GX Data Docs: {ws.root / 'gx' / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}")
+    print(f"DuckDB warehouse: {ws.duckdb_path}  (marts.fct_*, marts.household_risk_scores, meta.*)")
     print(f"Landed Parquet lake: {ws.lake}")
