@@ -37,3 +37,18 @@
 {% macro far_future() -%}
     cast('9999-12-31' as date)
 {%- endmacro %}
+
+{#- Snapshot feeds are delivered again and again: keep, per key, the latest row delivered by the as-of date. -#}
+{% macro latest_delivery(relation, keys) -%}
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by {{ keys | join(', ') }}
+                order by _delivery_date desc, _file desc, _row_number desc) as delivery_rank
+        from {{ relation }}
+        where _delivery_date <= {{ as_of() }}
+    ) as delivered
+    where delivery_rank = 1
+{%- endmacro %}

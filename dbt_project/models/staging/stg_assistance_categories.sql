@@ -1,13 +1,6 @@
-with source as (
-    select * from {{ source('raw', 'assistance_categories') }}
-    where _delivery_date <= {{ as_of() }}
-),
-
-latest as (
-    -- A later delivery of the same identity (same person, category and start) replaces it, e.g. when it ends.
-    select *,
-        row_number() over (partition by person_id, category, valid_from order by _delivery_date desc, _file desc, _row_number desc) as delivery_rank
-    from source
+-- A later delivery of the same identity (same person, category and start) replaces it, e.g. when it ends.
+with latest as (
+    {{ latest_delivery(source('raw', 'assistance_categories'), ['person_id', 'category', 'valid_from']) }}
 )
 
 select
@@ -19,4 +12,3 @@ select
     dibao_class,
     cast(disability_grade as integer) as disability_grade
 from latest
-where delivery_rank = 1

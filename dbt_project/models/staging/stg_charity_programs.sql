@@ -1,12 +1,5 @@
-with source as (
-    select * from {{ source('raw', 'charity_programs') }}
-    where _delivery_date <= {{ as_of() }}
-),
-
-latest as (
-    select *,
-        row_number() over (partition by program_id order by _delivery_date desc, _file desc, _row_number desc) as delivery_rank
-    from source
+with latest as (
+    {{ latest_delivery(source('raw', 'charity_programs'), ['program_id']) }}
 )
 
 select
@@ -18,4 +11,3 @@ select
     cast(max_amount as decimal(18, 2)) as max_amount,
     cast(capacity as integer) as capacity
 from latest
-where delivery_rank = 1

@@ -1,12 +1,5 @@
-with source as (
-    select * from {{ source('raw', 'persons') }}
-    where _delivery_date <= {{ as_of() }}
-),
-
-latest as (
-    select *,
-        row_number() over (partition by person_id order by _delivery_date desc, _file desc, _row_number desc) as delivery_rank
-    from source
+with latest as (
+    {{ latest_delivery(source('raw', 'persons'), ['person_id']) }}
 )
 
 select
@@ -21,4 +14,3 @@ select
     subdistrict_name,
     phone
 from latest
-where delivery_rank = 1
