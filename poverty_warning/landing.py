@@ -23,7 +23,6 @@ from .rowcheck import CLAIM_AMOUNTS, Reference, check
 log = logging.getLogger(__name__)
 
 SQL_TYPE = {AMOUNT: "DECIMAL(18,2)", DATE: "DATE", INT: "INTEGER", BOOL: "BOOLEAN"}
-META_COLUMNS = "_file VARCHAR, _row_number INTEGER, _delivery_date DATE, _night DATE"
 
 
 @dataclass

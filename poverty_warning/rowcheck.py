@@ -23,6 +23,7 @@ DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CLAIM_AMOUNTS = ["total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid",
                  "assistance_paid", "other_paid", "self_pay_in_scope", "self_pay_out_scope"]
 LARGEST_PLAUSIBLE_CLAIM_CENTS = 5_000_000 * 100  # a single settlement over 5 million is not plausible
+MAX_AGE_YEARS = 120
 
 
 @dataclass
@@ -91,6 +92,8 @@ def check(feed_name: str, frame: pd.DataFrame, ref: Reference) -> Checked:
     n = len(frame)
     reasons = _Reasons(n)
     out = pd.DataFrame({"_row_number": frame["_row_number"].astype(int).to_numpy()})
+    if "_delivery_date" in frame:
+        out["_delivery_date"] = frame["_delivery_date"].to_numpy()
     for col in feed.columns:
         raw = frame[col.name].astype(str) if col.name in frame else pd.Series([""] * n, dtype=object)
         raw = raw.reset_index(drop=True)
@@ -142,7 +145,7 @@ def check(feed_name: str, frame: pd.DataFrame, ref: Reference) -> Checked:
     bad = reasons.bad()
     quarantined = pd.DataFrame({"_row_number": out["_row_number"][bad].to_numpy(),
                                 "reason": ["；".join(r) for r, b in zip(reasons.items, bad) if b]})
-    return Checked(out[~bad].reset_index(drop=True), quarantined,
+    return Checked(out[~bad].drop(columns=["_delivery_date"], errors="ignore").reset_index(drop=True), quarantined,
                    np.flatnonzero(~bad), np.flatnonzero(bad), reasons.failed)
 
 
@@ -158,6 +161,12 @@ class _FEED_CHECKS:
         derived_birth = pid.where(valid).map(lambda v: ids.birth_date(v) if isinstance(v, str) else None)
         out["birth_date"] = out["birth_date"].where(out["birth_date"].notna(), derived_birth)
         reasons.add(pid.notna() & pid.duplicated(keep="first"), "person_id 在同一文件中重复", "unique:person_id")
+        if "_delivery_date" in out:
+            born = pd.to_datetime(out["birth_date"], errors="coerce")
+            delivered = pd.to_datetime(out["_delivery_date"], errors="coerce")
+            implausible = (born > delivered) | (born < delivered - pd.DateOffset(years=MAX_AGE_YEARS))
+            reasons.add(implausible.fillna(False).to_numpy(), f"出生日期不合理（晚于送达日期或年龄超过{MAX_AGE_YEARS}岁）",
+                        "plausible:birth_date")
 
     @staticmethod
     def assistance_categories(out, reasons, ref) -> None:
@@ -231,7 +240,7 @@ _TYPE_CHECKS = {ID: ("resident_id", "符合GB 11643的身份证号"), DATE: ("da
                 INT: ("integer", "整数"), AMOUNT: ("amount", "至多两位小数的金额"), BOOL: ("boolean", "布尔值"),
                 ENUM: ("enum", "取值在允许范围内")}
 _FEED_CHECKS_ZH = {
-    "persons": {"unique:person_id": "person_id 在文件中不重复"},
+    "persons": {"unique:person_id": "person_id 在文件中不重复", "plausible:birth_date": "出生日期在合理范围内"},
     "assistance_categories": {"known_person": "人员在 persons 中", "valid_range": "valid_to 不早于 valid_from"},
     "enrollment": {"known_person": "人员在 persons 中"},
     "claims": {

@@ -66,6 +66,7 @@ CASES = [
     ("unknown_category", *_break("category", "vip", feed="assistance_categories"), 1),
     ("category_for_unknown_person", *_break("person_id", "360426199101010071", feed="assistance_categories"), 1),
     ("two_faults_one_row", *_break("visit_type", "急诊", row=3), 1),
+    ("birth_after_delivery", *_break("birth_date", "2030-01-01", row=1, feed="persons"), 1),
 ]
 
 
