@@ -74,7 +74,7 @@ def build(ws: Workspace, night: str, verdict: dict) -> Path:
         except duckdb.CatalogException:
             drift = pd.DataFrame()
         try:
-            gx = con.execute("SELECT feed, count(*) AS evaluated, sum(CASE WHEN success THEN 0 ELSE 1 END) AS failed "
+            gx = con.execute("SELECT feed, count(*) AS evaluated, CAST(sum(CASE WHEN success THEN 0 ELSE 1 END) AS INTEGER) AS failed "
                              "FROM meta.gx_results WHERE night = CAST(? AS DATE) GROUP BY feed ORDER BY feed",
                              [night]).df()
         except duckdb.CatalogException:

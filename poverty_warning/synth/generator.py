@@ -370,7 +370,9 @@ class CityGenerator:
         # Chronic conditions: a monthly special-outpatient claim from onset on.
         chronic = np.flatnonzero(rng.random(n) < CHRONIC_PREVALENCE[band])
         onset = self.t0 + rng.integers(-720, self.span_days, len(chronic)) * DAY
-        parts.append(self._monthly(chronic, np.maximum(onset, self.t0), 650.0, 0.5,
+        # Patients already ill at the start come back on their own day of the month, not all on day one.
+        first = np.where(onset < self.t0, self.t0 + rng.integers(0, 30, len(chronic)) * DAY, onset)
+        parts.append(self._monthly(chronic, first, 650.0, 0.5,
                                    rng.choice(CHRONIC_DIAGNOSES, len(chronic)), 0.05))
 
         parts.extend(self._catastrophes(age, band, years))
