@@ -21,6 +21,20 @@ def _workspace() -> Workspace:
     return Workspace.default()
 
 
+def _webhook_from_connection():
+    """The webhook from the Airflow connection `poverty_warning_webhook` (host = URL, password = HMAC
+    secret), if one is defined; otherwise delivery reads the environment."""
+    from airflow.sdk import BaseHook
+
+    from poverty_warning.delivery import Webhook
+
+    try:
+        conn = BaseHook.get_connection("poverty_warning_webhook")
+    except Exception:  # no such connection: the environment decides
+        return None
+    return Webhook(url=conn.host, secret=conn.password or "")
+
+
 def _feeds(params) -> "os.PathLike":
     from pathlib import Path
 
@@ -76,7 +90,7 @@ def nightly_warning():
     @task
     def deliver(logical_date=None, params=None) -> dict:
         night = pipeline.night_of(logical_date, params.get("night"))
-        return pipeline.deliver(_workspace(), night)
+        return pipeline.deliver(_workspace(), night, _webhook_from_connection())
 
     landed = ingest()
     verdict = validate()

@@ -76,6 +76,20 @@ def _amount_drift(con, night: str, cfg: dict) -> list[Finding]:
     return []
 
 
+def _households_without_income(con, night: str, figures: dict) -> list[Finding]:
+    """Households with claims but no economic assessment cannot be judged by any income rule."""
+    missing = con.execute(
+        "SELECT count(DISTINCT p.household_id) FROM raw.persons p JOIN raw.claims c USING (person_id) "
+        "WHERE c._delivery_date <= CAST(? AS DATE) AND p.household_id NOT IN ("
+        "  SELECT household_id FROM raw.household_income WHERE assessed_on <= CAST(? AS DATE))",
+        [night, night]).fetchone()[0]
+    figures["households_with_claims_without_income"] = int(missing)
+    if missing:
+        return [Finding("reference", "warning",
+                        f"{missing}户有医疗费用但无家庭经济状况核对记录，无法按收入规则判断，请民政部门补充核对")]
+    return []
+
+
 def _has_claims(con) -> bool:
     return con.execute("SELECT count(*) FROM meta.landed_files WHERE feed = 'claims'").fetchone()[0] > 0
 
@@ -135,6 +149,7 @@ def judge(con: duckdb.DuckDBPyConnection, night: str, expect_daily_claims: bool 
             findings.append(Finding("expectations", "warning",
                                     f"{row.feed}：{row.reason_zh or row.expectation} 未通过（{row.unexpected_count}行）"))
     findings.extend(_amount_drift(con, night, cfg))
+    findings.extend(_households_without_income(con, night, figures))
     verdict = Verdict(night, not any(f.severity == "critical" for f in findings), findings, figures)
     ensure_history(con)
     con.execute("INSERT OR REPLACE INTO meta.batch_checks VALUES (CAST(? AS DATE), ?, ?, ?)", [
