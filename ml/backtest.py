@@ -91,7 +91,7 @@ def run(frame: pd.DataFrame, k: int, seed: int = 0) -> tuple[RiskModel, dict]:
         recall, precision = recall_precision_at_k(s.test, score, k)
         metrics[name] = {"roc_auc": float(roc_auc_score(y_test, score)),
                          "pr_auc": float(average_precision_score(y_test, score)),
-                         f"recall_at_k": recall, "precision_at_k": precision}
+                         "recall_at_k": recall, "precision_at_k": precision}
     metrics["model"]["brier"] = float(brier_score_loss(y_test, p_model))
     metrics["logit"]["brier"] = float(brier_score_loss(y_test, p_logit))
     observed, predicted = calibration_curve(y_test, p_model, n_bins=8, strategy="quantile")

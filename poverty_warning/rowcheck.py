@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import ids
-from .contract import AMOUNT, BOOL, DATE, ENUM, FALSE_WORDS, FEEDS, ID, INT, TEXT, TRUE_WORDS, Feed
+from .contract import AMOUNT, BOOL, DATE, ENUM, FALSE_WORDS, FEEDS, ID, INT, TRUE_WORDS, Feed
 
 AMOUNT_RE = re.compile(r"^-?\d+(\.\d{1,2})?$")
 INT_RE = re.compile(r"^-?\d+(\.0+)?$")

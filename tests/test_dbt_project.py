@@ -1,6 +1,5 @@
 """The dbt project builds with its data tests and unit tests (each rule worked by hand in YAML)."""
 import json
-import shutil
 
 import duckdb
 

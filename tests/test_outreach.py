@@ -2,8 +2,6 @@
 import json
 import re
 import shutil
-from collections import Counter
-from pathlib import Path
 
 import duckdb
 import pandas as pd

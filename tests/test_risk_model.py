@@ -1,11 +1,9 @@
 """The early-warning model: no leakage in its features, a time-ordered backtest, artefacts with a card,
 the evaluate line, and scores on the lists."""
-import datetime as dt
 import re
 import shutil
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -13,7 +11,6 @@ from ml import backtest, workflow
 from ml.features import FEATURES, load
 from ml.model import RiskModel
 from poverty_warning import pipeline
-from poverty_warning.synth.generator import generate
 from poverty_warning.workspace import Workspace
 
 LINE = re.compile(r"^model PR-AUC=\d\.\d\d recall@K=\d\.\d\d brier=\d\.\d{3} \| ratio-baseline PR-AUC=\d\.\d\d "
