@@ -48,8 +48,9 @@ class RiskModel:
             probe[:, j] = self.reference["median"][name]
             drops[:, j] = base - self.estimator.predict_proba(probe)[:, 1]
         out = []
-        for row in drops:
-            order = [j for j in np.argsort(-row)[:top] if row[j] > 0.005]
+        for score, row in zip(base, drops):
+            # A reason must explain a real part of the score: at least 5% of it.
+            order = [j for j in np.argsort(-row)[:top] if row[j] > max(1e-6, 0.05 * score)]
             out.append("；".join(REASON_ZH[FEATURES[j]] for j in order))
         return out
 
