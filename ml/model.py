@@ -1,7 +1,6 @@
 """Training, calibration, persistence and scoring with reason codes."""
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -110,7 +109,3 @@ def reference_of(frame: pd.DataFrame, scores: np.ndarray) -> dict:
 def version_of(meta: dict) -> str:
     digest = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:8]
     return f"{meta['trained_through']}-{digest}"
-
-
-def today() -> str:
-    return dt.date.today().isoformat()

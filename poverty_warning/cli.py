@@ -184,9 +184,5 @@ def benchmark(
     typer.echo(report(run(persons, months, city)))
 
 
-def main() -> None:  # pragma: no cover
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

@@ -35,10 +35,6 @@ class Verdict:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    @property
-    def reasons(self) -> list[str]:
-        return [f.message for f in self.findings if f.severity == "critical"]
-
 
 def load_config(path: Path = CONFIG) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
