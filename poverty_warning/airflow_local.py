@@ -1,12 +1,11 @@
 """Airflow on SQLite inside the data directory, for the demo and the tests (dag.test)."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import warnings
 from pathlib import Path
+from poverty_warning.settings import DAGS_DIR
 
-DAGS_DIR = Path(__file__).resolve().parent.parent / "dags"
 
 
 def configure(home: Path) -> None:
@@ -28,17 +27,11 @@ def init_db() -> None:
     db.initdb()
 
 
-def load_dag(dag_id: str = "nightly_warning"):
-    """Import the DAG file and return its DAG object."""
-    from airflow.sdk import DAG
+def load_dag():
+    """The nightly DAG, built by the same factory as the DAG file the scheduler parses."""
+    from poverty_warning.nightly import build_dag
 
-    spec = importlib.util.spec_from_file_location(f"dags_{dag_id}", DAGS_DIR / f"{dag_id}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for value in vars(module).values():
-        if isinstance(value, DAG) and value.dag_id == dag_id:
-            return value
-    raise LookupError(f"no DAG {dag_id!r} in {spec.origin}")
+    return build_dag(str(DAGS_DIR / "nightly_warning.py"))
 
 
 def run_night(home: Path, night: str, conf: dict):

@@ -8,10 +8,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import pipeline
-from .synth.cities import CITIES
-from .synth.generator import generate
-from .workspace import Workspace
+from poverty_warning import nightly
+from poverty_warning.synth.cities import CITIES
+from poverty_warning.synth.generator import generate
+from poverty_warning.workspace import Workspace
 
 
 def _peak_mb() -> float:
@@ -32,20 +32,20 @@ def run(persons: int, months: int, city: str = "shanghai", keep: Path | None = N
         figures["synth_s"] = time.perf_counter() - t
         figures["claims_rows"] = summary.rows["claims"]
         t = time.perf_counter()
-        landed = pipeline.ingest(ws, feeds, before)
+        landed = nightly.ingest(ws, feeds, before)
         figures["backfill_s"] = time.perf_counter() - t
         figures["backfill_rows_per_s"] = landed["rows_received"] / figures["backfill_s"]
-        pipeline.transform(ws, before, policy)
+        nightly.transform(ws, before, policy)
         t = time.perf_counter()
-        nightly = pipeline.ingest(ws, feeds, end.isoformat())
-        verdict = pipeline.validate(ws, end.isoformat())
+        nightly = nightly.ingest(ws, feeds, end.isoformat())
+        verdict = nightly.validate(ws, end.isoformat())
         figures["night_ingest_validate_s"] = time.perf_counter() - t
         figures["night_rows"] = nightly["rows_received"]
         t = time.perf_counter()
-        pipeline.transform(ws, end.isoformat(), policy)
+        nightly.transform(ws, end.isoformat(), policy)
         figures["night_dbt_build_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        pipeline.publish(ws, end.isoformat(), policy, verdict)
+        nightly.publish(ws, end.isoformat(), policy, verdict)
         figures["night_publish_s"] = time.perf_counter() - t
         figures["peak_rss_mb"] = _peak_mb()
         figures["duckdb_mb"] = ws.duckdb_path.stat().st_size / 1e6

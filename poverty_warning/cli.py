@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from .workspace import Workspace
+from poverty_warning.workspace import Workspace
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="因病致贫返贫预警: nightly early warning of households pushed into poverty by medical bills.")
@@ -38,10 +38,10 @@ def _date(value: str, flag: str) -> str:
 
 def _user_errors():
     """The exceptions that are a user's mistake or a bad feed, not a bug."""
-    from .feeds import FeedFileError
-    from .pipeline import PublishBlocked
-    from .policies import PolicyError
-    from .transform import TransformError
+    from poverty_warning.ingest.feeds import FeedFileError
+    from poverty_warning.nightly import PublishBlocked
+    from poverty_warning.policy import PolicyError
+    from poverty_warning.transform import TransformError
     return (FeedFileError, PolicyError, PublishBlocked, TransformError, ValueError, OSError)
 
 
@@ -56,8 +56,8 @@ def synth(
     faults: float = typer.Option(0.0, help="share of deliberately bad rows added to each feed (0-0.2)"),
 ) -> None:
     """Write every feed of the contract for a synthetic city."""
-    from .synth.cities import CITIES
-    from .synth.generator import generate
+    from poverty_warning.synth.cities import CITIES
+    from poverty_warning.synth.generator import generate
 
     if city not in CITIES:
         _fail(f"--city must be one of {', '.join(CITIES)}, got {city!r}")
@@ -83,7 +83,7 @@ def assess(
 ) -> None:
     """Assess feeds under a policy: candidates, entitlements, enrollment gaps, load report, quarantine."""
     _quiet_logs(verbose)
-    from .pipeline import assess as run_assess
+    from poverty_warning.nightly import assess as run_assess
 
     day = _date(as_of, "--as-of")
     try:
@@ -102,7 +102,7 @@ def run_night(
 ) -> None:
     """Run one night's steps in this process, without Airflow."""
     _quiet_logs(verbose)
-    from .pipeline import run_night as run
+    from poverty_warning.nightly import run_night as run
 
     ws = Workspace.default()
     try:
@@ -120,7 +120,7 @@ def demo(
 ) -> None:
     """Generate a synthetic city and run the nightly DAG for one night (Airflow dag.test on SQLite)."""
     _quiet_logs()
-    from .demo import run_demo
+    from poverty_warning.demo import run_demo
 
     try:
         run_demo(Workspace.default(), city, persons, _date(night, "--night"))
@@ -129,7 +129,7 @@ def demo(
 
 
 def _ml_args(city, persons, months, seed, end):
-    from .synth.cities import CITIES
+    from poverty_warning.synth.cities import CITIES
 
     if city not in CITIES:
         _fail(f"--city must be one of {', '.join(CITIES)}, got {city!r}")
@@ -145,11 +145,11 @@ def train(
 ) -> None:
     """Train the early-warning model on a synthetic city, backtest it, write it and its card to models/."""
     _quiet_logs()
-    from ml import workflow
-    from ml.backtest import summary_line
+    from poverty_warning import training
+    from poverty_warning.risk.backtest import summary_line
 
     args = _ml_args(city, persons, months, seed, end)
-    model, metrics, path = workflow.train(Workspace.default().root / "ml", *args)
+    model, metrics, path = training.train(Workspace.default().root / "ml", *args)
     typer.echo(f"model {model.meta['version']} written to {path} (card beside it)")
     typer.echo(summary_line(metrics))
 
@@ -161,11 +161,11 @@ def evaluate(
 ) -> None:
     """Rerun the time-based backtest and print the comparison with the two baselines."""
     _quiet_logs()
-    from ml import workflow
-    from ml.backtest import summary_line
+    from poverty_warning import training
+    from poverty_warning.risk.backtest import summary_line
 
     try:
-        metrics = workflow.evaluate(Workspace.default().root / "ml", *_ml_args(city, persons, months, seed, end))
+        metrics = training.evaluate(Workspace.default().root / "ml", *_ml_args(city, persons, months, seed, end))
     except ValueError as exc:
         _fail(str(exc))
     typer.echo(summary_line(metrics))
@@ -179,7 +179,7 @@ def benchmark(
 ) -> None:
     """Time the pipeline at city scale and print the figures (backfill, one night, memory)."""
     _quiet_logs()
-    from .benchmark import report, run
+    from poverty_warning.benchmark import report, run
 
     typer.echo(report(run(persons, months, city)))
 

@@ -5,15 +5,15 @@ import datetime as dt
 import json
 import time
 
-from .synth.cities import CITIES
-from .workspace import Workspace
+from poverty_warning.synth.cities import CITIES
+from poverty_warning.workspace import Workspace
 
 HISTORY_DAYS = 540  # about 18 months of claims before the demo night
 
 
 def ensure_city(ws: Workspace, city: str, persons: int, night: str, seed: int = 20241124) -> bool:
     """Generate the city into <data>/feeds unless the same one is already there."""
-    from .synth.generator import generate
+    from poverty_warning.synth.generator import generate
 
     end = dt.date.fromisoformat(night)
     start = end - dt.timedelta(days=HISTORY_DAYS)
@@ -28,7 +28,7 @@ def ensure_city(ws: Workspace, city: str, persons: int, night: str, seed: int = 
 
 
 def run_demo(ws: Workspace, city: str, persons: int, night: str) -> None:
-    from . import airflow_local
+    from poverty_warning import airflow_local
 
     if city not in CITIES:
         raise ValueError(f"unknown city {city!r}; known: {', '.join(CITIES)}")

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import duckdb
 
-from .policies import tables as policy_tables
-from .workspace import Workspace
+from poverty_warning.policy import tables as policy_tables
+from poverty_warning.workspace import Workspace
+from poverty_warning.settings import DBT_PROJECT_DIR
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+PROJECT_DIR = DBT_PROJECT_DIR
 
 
 class TransformError(RuntimeError):

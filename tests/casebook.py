@@ -7,9 +7,9 @@ import datetime as dt
 import itertools
 from pathlib import Path
 
-from poverty_warning import ids
+from poverty_warning.contract import ids
 from poverty_warning.contract import FEEDS
-from poverty_warning.pipeline import assess
+from poverty_warning.nightly import assess
 
 from .conftest import read_csv
 

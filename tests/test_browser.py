@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from poverty_warning import pipeline
-from poverty_warning.expectations import data_docs_index
+from poverty_warning import nightly
+from poverty_warning.quality.expectations import data_docs_index
 from poverty_warning.workspace import Workspace
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -42,8 +42,8 @@ def open_page(browser, path: Path) -> tuple[object, list[str]]:
 def night(tmp_path_factory, faulty_city):
     feeds, _ = faulty_city
     ws = Workspace(tmp_path_factory.mktemp("browser") / "data")
-    pipeline.ingest(ws, feeds, "2023-06-30")
-    verdict = pipeline.validate(ws, "2023-06-30")
+    nightly.ingest(ws, feeds, "2023-06-30")
+    verdict = nightly.validate(ws, "2023-06-30")
     return ws, verdict
 
 
@@ -67,7 +67,7 @@ def test_data_docs_render(browser, night):
 
 def test_summary_page_renders_its_charts(browser, small_city, tmp_path):
     ws = Workspace(tmp_path / "data")
-    result = pipeline.run_night(ws, small_city, "2024-03-31", "shanghai-2022")
+    result = nightly.run_night(ws, small_city, "2024-03-31", "shanghai-2022")
     page, errors = open_page(browser, Path(result["summary"]))
     assert not errors, errors
     assert "外展名单汇总" in page.title()

@@ -3,7 +3,7 @@ import json
 
 import duckdb
 
-from poverty_warning import landing
+from poverty_warning.ingest import landing
 from poverty_warning.transform import transform
 from poverty_warning.workspace import Workspace
 

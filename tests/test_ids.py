@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from poverty_warning import ids
+from poverty_warning.contract import ids
 
 
 @pytest.mark.parametrize("number", ["360426199101010071", "120103198806018241", "31011220100601007X"])

@@ -3,8 +3,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from poverty_warning import landing
-from poverty_warning.feeds import FeedFile, read
+from poverty_warning.ingest import landing
+from poverty_warning.ingest.feeds import FeedFile, read
 
 from .conftest import EXAMPLES
 

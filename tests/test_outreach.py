@@ -9,8 +9,11 @@ import pytest
 from openpyxl import load_workbook
 from werkzeug import Response
 
-from poverty_warning import airflow_local, ids, outreach
-from poverty_warning.delivery import COLUMNS
+from poverty_warning import airflow_local
+from poverty_warning.contract import ids
+from poverty_warning.outreach import cases as outreach
+from poverty_warning.publish.delivery import COLUMNS
+from poverty_warning.contract.vocabulary import LIST_TITLES
 from poverty_warning.workspace import Workspace
 
 NIGHT, NEXT = "2024-03-30", "2024-03-31"
@@ -141,7 +144,7 @@ def test_workbook_sheets_and_headers(nights):
     books = sorted(nights["ws"].outbox.glob(f"[0-9]*/{NIGHT}/*.xlsx"))
     assert books
     wb = load_workbook(books[0], read_only=True)
-    assert wb.sheetnames == list(outreach.LIST_TITLES.values())
+    assert wb.sheetnames == list(LIST_TITLES.values())
     for sheet in wb.worksheets:
         header = next(sheet.iter_rows(max_row=1, values_only=True))
         assert list(header) == [h for _, h in COLUMNS]

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from poverty_warning.policies import PACK_DIR, PolicyError, available, load_file, load_policy
+from poverty_warning.policy import PACK_DIR, PolicyError, available, load_file, load_policy
 
 REPO = Path(__file__).resolve().parent.parent
 CONTRACT_POLICIES = {"shanghai-2022", "shanghai-2018-mutual-aid", "wuhai-2020", "taizhou-2017", "zhoushan-2019"}

@@ -8,11 +8,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from poverty_warning import landing
+from poverty_warning.ingest import landing
 from poverty_warning.contract import FEEDS
-from poverty_warning.expectations import SUITE_DIR, load_suite_dict
-from poverty_warning.feeds import FeedFileError
-from poverty_warning.rowcheck import checks_for
+from poverty_warning.quality.expectations import SUITE_DIR, load_suite_dict
+from poverty_warning.ingest.feeds import FeedFileError
+from poverty_warning.ingest.rowcheck import checks_for
 
 from .conftest import EXAMPLES
 
@@ -138,13 +138,13 @@ def test_every_row_check_has_an_expectation_in_its_suite():
 
 
 def test_faults_in_a_synthetic_city_fail_the_right_expectations(faulty_city, tmp_path, monkeypatch):
-    from poverty_warning import pipeline
+    from poverty_warning import nightly
     from poverty_warning.workspace import Workspace
 
     feeds, injected = faulty_city
     ws = Workspace(tmp_path / "data")
-    pipeline.ingest(ws, feeds, "2023-06-30")
-    verdict = pipeline.validate(ws, "2023-06-30")
+    nightly.ingest(ws, feeds, "2023-06-30")
+    verdict = nightly.validate(ws, "2023-06-30")
     con = duckdb.connect(str(ws.duckdb_path), read_only=True)
     failed = con.execute("SELECT feed, check_code, unexpected_count FROM meta.gx_results "
                          "WHERE NOT success AND night = DATE '2023-06-30'").df()

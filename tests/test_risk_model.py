@@ -7,10 +7,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from ml import backtest, workflow
-from ml.features import FEATURES, load
-from ml.model import RiskModel
-from poverty_warning import pipeline
+from poverty_warning.risk import backtest
+from poverty_warning import training
+from poverty_warning.risk.features import FEATURES, load
+from poverty_warning.risk.model import RiskModel
+from poverty_warning import nightly
 from poverty_warning.workspace import Workspace
 
 LINE = re.compile(r"^model PR-AUC=\d\.\d\d recall@K=\d\.\d\d brier=\d\.\d{3} \| ratio-baseline PR-AUC=\d\.\d\d "
@@ -20,8 +21,8 @@ LINE = re.compile(r"^model PR-AUC=\d\.\d\d recall@K=\d\.\d\d brier=\d\.\d{3} \| 
 
 def _features(feeds, tmp_path, name, night="2024-03-31"):
     ws = Workspace(tmp_path / name)
-    pipeline.ingest(ws, feeds, night)
-    pipeline.transform(ws, night, "shanghai-2022")
+    nightly.ingest(ws, feeds, night)
+    nightly.transform(ws, night, "shanghai-2022")
     con = duckdb.connect(str(ws.duckdb_path))
     try:
         return load(con)
@@ -56,7 +57,7 @@ def test_features_for_a_month_use_nothing_after_it(small_city, tmp_path):
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("ml")
     models = root / "models"
-    model, metrics, path = workflow.train(root / "data", "shanghai", 6000, 32, 3, "2024-06-30", models_dir=models)
+    model, metrics, path = training.train(root / "data", "shanghai", 6000, 32, 3, "2024-06-30", models_dir=models)
     return model, metrics, path, models
 
 

@@ -5,7 +5,7 @@ import filecmp
 import numpy as np
 import pandas as pd
 
-from poverty_warning import ids
+from poverty_warning.contract import ids
 from poverty_warning.synth.generator import generate
 
 from .conftest import read_csv

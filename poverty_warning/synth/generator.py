@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 from faker import Faker
 
-from .. import ids
-from ..contract import FEEDS
-from ..parameters import city_defaults
-from ..policies import load_policy
-from .cities import CITIES, City
+from poverty_warning.contract import ids
+from poverty_warning.contract import FEEDS
+from poverty_warning.policy.parameters import city_defaults
+from poverty_warning.policy import load_policy
+from poverty_warning.synth.cities import CITIES, City
 
 DAY = np.timedelta64(1, "D")
 

@@ -16,8 +16,8 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
-from .contract import FEEDS
-from .workspace import Workspace
+from poverty_warning.contract import FEEDS
+from poverty_warning.workspace import Workspace
 
 STYLE = """
 body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:24px;color:#222;max-width:1200px}

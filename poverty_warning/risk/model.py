@@ -17,9 +17,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.impute import SimpleImputer
 
-from .features import FEATURES, REASON_ZH
+from poverty_warning.risk.features import FEATURES, REASON_ZH
+from poverty_warning.settings import MODELS_DIR
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 BANDS = [(0.30, "高"), (0.10, "中"), (0.0, "低")]  # calibrated probability of crossing the line in 6 months
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from .features import FEATURES
-from .model import RiskModel, fit_calibrated, logistic, reference_of, version_of
+from poverty_warning.risk.features import FEATURES
+from poverty_warning.risk.model import RiskModel, fit_calibrated, logistic, reference_of, version_of
 
 HORIZON = 6  # months the label looks ahead
 

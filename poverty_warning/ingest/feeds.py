@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .contract import FEEDS
+from poverty_warning.contract import FEEDS
 
 DATED_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import feeds as feedio
-from .contract import AMOUNT, BOOL, DATE, FEEDS, INT, LANDING_ORDER
-from .rowcheck import CLAIM_AMOUNTS, Reference, check
+from poverty_warning.ingest import feeds as feedio
+from poverty_warning.contract import AMOUNT, BOOL, DATE, FEEDS, INT, LANDING_ORDER
+from poverty_warning.ingest.rowcheck import CLAIM_AMOUNTS, Reference, check
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _land_batch(con, lake: Path, feed: str, batch, night: str) -> list[LandedFil
 
 def _write_batch_projection(feed: str, frame: pd.DataFrame, checked, path: Path) -> None:
     """The privacy-safe view of the raw batch that the expectation suites validate."""
-    from .expectations import batch_projection
+    from poverty_warning.quality.expectations import batch_projection
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")

@@ -15,11 +15,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..contract import CATEGORIES, PARAMETER_NAMES as CONTRACT_PARAMETERS, VISIT_TYPES
+from poverty_warning.contract import CATEGORIES, PARAMETER_NAMES as CONTRACT_PARAMETERS, VISIT_TYPES
+from poverty_warning.contract.vocabulary import BENEFITS, RULES
 
 PACK_DIR = Path(__file__).parent
-BENEFITS = ("inpatient", "outpatient", "outpatient_cash", "mutual_aid_subsidy",
-            "mutual_aid_outpatient", "mutual_aid_inpatient")
 # The contract's parameter names, plus figures a pack may leave open.
 PARAMETER_NAMES = CONTRACT_PARAMETERS + ("mutual_aid_local_inpatient_deductible",)
 FAR_PAST, FAR_FUTURE = dt.date(1900, 1, 1), dt.date(9999, 12, 31)
@@ -145,8 +144,7 @@ class Grant(Dated):
 
 
 class Rule(_Strict):
-    rule: Literal["expenditure_poverty_type1", "expenditure_poverty_type2",
-                  "special_hardship_expense_70", "low_income_major_illness"]
+    rule: Literal[RULES]  # type: ignore[valid-type]
     kind: Literal["burden_ratio", "residual_income_below_line", "member_amount"]
     window: Literal["trailing_12_whole_months", "year_to_date"]
     amount: Literal["personal_burden", "assistance_base"]

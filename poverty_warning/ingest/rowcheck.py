@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import ids
-from .contract import AMOUNT, BOOL, DATE, ENUM, FALSE_WORDS, FEEDS, ID, INT, TRUE_WORDS, Feed
+from poverty_warning.contract import ids
+from poverty_warning.contract import AMOUNT, BOOL, DATE, ENUM, FALSE_WORDS, FEEDS, ID, INT, TRUE_WORDS, Feed
 
 AMOUNT_RE = re.compile(r"^-?\d+(\.\d{1,2})?$")
 INT_RE = re.compile(r"^-?\d+(\.0+)?$")

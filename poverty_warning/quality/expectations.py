@@ -20,12 +20,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import ids
-from .contract import FEEDS, ID
-from .rowcheck import checks_for
-from .workspace import Workspace
+from poverty_warning.contract import ids
+from poverty_warning.contract import FEEDS, ID
+from poverty_warning.ingest.rowcheck import checks_for
+from poverty_warning.workspace import Workspace
+from poverty_warning.settings import SUITES_DIR, VENDOR_DIR
 
-SUITE_DIR = Path(__file__).resolve().parent.parent / "expectations"
+SUITE_DIR = SUITES_DIR
 PERSONAL_COLUMNS = {"persons": ("name", "phone")}  # never leave landing in a quality batch
 
 
@@ -148,7 +149,7 @@ def validate_night(ws: Workspace, night: str) -> pd.DataFrame:
     return summary
 
 
-VENDOR = Path(__file__).resolve().parent.parent / "vendor" / "node_modules"
+VENDOR = VENDOR_DIR
 # CDN address in the Data Docs templates -> file in the npm packages of vendor/package.json.
 CDN_ASSETS = {
     "https://code.jquery.com/jquery-3.7.1.min.js": "jquery/dist/jquery.min.js",

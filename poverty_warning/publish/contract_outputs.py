@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from .contract import OUTPUTS
+from poverty_warning.contract import OUTPUTS
 
 # Each contract file: the mart or query it comes from and its row order.
 CONTRACT_QUERIES = {

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from poverty_warning.contract.vocabulary import CATEGORIES, CATEGORY_NAMES_ZH  # noqa: F401 (part of the contract)
+
 # Column types understood by the row checker.
 ID = "resident_id"  # 18-char GB 11643 resident ID
 TEXT = "text"
@@ -18,20 +20,6 @@ BOOL = "bool"
 ENUM = "enum"
 
 RELATIONS = ("head", "spouse", "child", "parent", "other")
-CATEGORIES = (
-    "tekun", "dibao", "dibao_edge", "low_income", "expenditure_poverty", "orphan",
-    "distressed_child", "special_relief", "poverty_alleviated", "sanmin",
-    "hardship_worker", "priority_care", "downsized_worker", "three_old",
-    "severe_mental_illness", "severe_disability", "returnee",
-)
-CATEGORY_NAMES_ZH = {
-    "tekun": "特困人员", "dibao": "低保对象", "dibao_edge": "低保边缘", "low_income": "低收入对象",
-    "expenditure_poverty": "支出型贫困家庭成员", "orphan": "孤儿", "distressed_child": "困境儿童",
-    "special_relief": "特殊救济对象", "poverty_alleviated": "过渡期内脱贫户", "sanmin": "“三民”人员",
-    "hardship_worker": "特困职工", "priority_care": "重点优抚对象", "downsized_worker": "精减退职职工",
-    "three_old": "“三老”人员", "severe_mental_illness": "重度精神病患者",
-    "severe_disability": "重度残疾人", "returnee": "支内/支疆/知青回沪人员",
-}
 SOURCES = ("civil_affairs", "rural_revitalization", "trade_union", "disability_federation",
            "veterans", "medical_security")
 SCHEMES = ("employee", "resident")

@@ -32,7 +32,7 @@ import httpx
 import pandas as pd
 from tenacity import RetryError, Retrying, stop_after_attempt, wait_exponential
 
-from .outreach import LIST_TITLES
+from poverty_warning.contract.vocabulary import LIST_TITLES
 
 log = logging.getLogger(__name__)
 

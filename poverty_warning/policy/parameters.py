@@ -6,14 +6,14 @@ and year always wins.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 
 import pandas as pd
+from poverty_warning.settings import DEFAULTS_DIR
 
 
 @lru_cache(maxsize=None)
 def all_defaults() -> pd.DataFrame:
-    with resources.files(__package__).joinpath("defaults/city_parameters.csv").open(encoding="utf-8") as f:
+    with (DEFAULTS_DIR / "city_parameters.csv").open(encoding="utf-8") as f:
         return pd.read_csv(f, dtype={"city": str, "name": str, "year": int, "value": float, "source": str})
 
 

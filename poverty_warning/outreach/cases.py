@@ -19,28 +19,12 @@ import duckdb
 import pandas as pd
 import yaml
 
-from . import ids
-from .contract import CATEGORY_NAMES_ZH
+from poverty_warning.contract import ids
+from poverty_warning.contract.vocabulary import BENEFIT_ZH, CATEGORY_NAMES_ZH, LEVEL_RANK, PRIORITY_ZH, RULE_ZH
+from poverty_warning.settings import DEFAULTS_DIR
 
-CONFIG = Path(__file__).resolve().parent / "defaults" / "outreach.yaml"
+CONFIG = DEFAULTS_DIR / "outreach.yaml"
 
-LIST_TITLES = {  # list kind -> sheet name (Chinese, as the workers read it)
-    "enrollment_gap": "资助参保",
-    "candidate": "支出型贫困因病致贫",
-    "unpaid": "应救未救",
-    "warning": "预警关注",
-    "referral_consent": "待同意转介",
-}
-LEVEL_RANK = {"watch": 1, "alert": 2, "severe": 3}
-PRIORITY_ZH = {3: "高", 2: "中", 1: "低"}
-RULE_ZH = {
-    "expenditure_poverty_type1": "第一类支出型贫困", "expenditure_poverty_type2": "第二类支出型贫困",
-    "special_hardship_expense_70": "其他特殊困难人员（支出70%）", "low_income_major_illness": "低收入家庭大重病患者",
-}
-ISSUE_ZH = {"not_enrolled": "未参保", "not_subsidized": "未享受参保资助"}
-BENEFIT_ZH = {"inpatient": "住院救助", "outpatient": "门急诊救助", "outpatient_cash": "门诊救助金",
-              "mutual_aid_subsidy": "门诊互助补贴", "mutual_aid_outpatient": "门诊互助帮困",
-              "mutual_aid_inpatient": "住院互助帮困"}
 CASE_LOG = """CREATE TABLE IF NOT EXISTS meta.case_log (
     night DATE, case_id VARCHAR, policy_id VARCHAR, household_id VARCHAR, subdistrict_code VARCHAR,
     list_kind VARCHAR, reason_key VARCHAR, level INTEGER, action VARCHAR, status VARCHAR)"""

@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from .outreach import LIST_TITLES
+from poverty_warning.contract.vocabulary import LIST_TITLES
 
 ACTION_ZH = {"new": "新增", "escalated": "升级", "reminder": "再次提醒", "suppressed": "持续跟进（今晚不重发）",
              "closed": "已结案"}

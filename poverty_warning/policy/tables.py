@@ -8,9 +8,9 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from ..contract import CATEGORY_NAMES_ZH
-from ..parameters import all_defaults
-from . import Policy, available, load_policy
+from poverty_warning.contract import CATEGORY_NAMES_ZH
+from poverty_warning.policy.parameters import all_defaults
+from poverty_warning.policy import Policy, available, load_policy
 
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .backtest import summary_line
-from .features import FEATURES, REASON_ZH
+from poverty_warning.risk.backtest import summary_line
+from poverty_warning.risk.features import FEATURES, REASON_ZH
 
 
 def write(path: Path, meta: dict) -> Path:

@@ -9,8 +9,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .features import FEATURES, load
-from .model import RiskModel, band
+from poverty_warning.risk.features import FEATURES, load
+from poverty_warning.risk.model import RiskModel, band
 
 RISK_TABLE = """CREATE OR REPLACE TABLE marts.household_risk_scores AS SELECT * FROM scored"""
 MONITOR = """CREATE TABLE IF NOT EXISTS meta.model_monitoring (night DATE, model_version VARCHAR,

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import duckdb
 
-from . import backtest, card
-from .features import load
-from .model import MODELS_DIR, RiskModel
+from poverty_warning.risk import backtest
+from poverty_warning.risk import card
+from poverty_warning.risk.features import load
+from poverty_warning.risk.model import RiskModel
+from poverty_warning.settings import MODELS_DIR
 
 DEFAULT = {"city": "shanghai", "persons": 50000, "months": 36, "seed": 7, "end": "2024-06-30"}
 
@@ -21,7 +23,7 @@ def k_for(households: int, share: float = 0.01) -> int:
 
 def prepare(root: Path, city: str, persons: int, months: int, seed: int, end: str) -> Path:
     """Generate the city and run ingest + dbt once; reuse it when the same city is asked for again."""
-    from poverty_warning import pipeline
+    from poverty_warning import nightly
     from poverty_warning.synth.cities import CITIES
     from poverty_warning.synth.generator import generate
     from poverty_warning.workspace import Workspace
@@ -33,8 +35,8 @@ def prepare(root: Path, city: str, persons: int, months: int, seed: int, end: st
         stop = dt.date.fromisoformat(end)
         start = stop - dt.timedelta(days=int(months * 30.44))
         generate(city, persons, start, stop, seed, ws.root / "feeds")
-        pipeline.ingest(ws, ws.root / "feeds", end)
-        pipeline.transform(ws, end, CITIES[city].policy_id)
+        nightly.ingest(ws, ws.root / "feeds", end)
+        nightly.transform(ws, end, CITIES[city].policy_id)
         done.write_text(json.dumps({"city": city, "persons": persons, "months": months, "seed": seed,
                                     "end": end}), encoding="utf-8")
     return ws.duckdb_path

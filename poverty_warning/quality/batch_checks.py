@@ -14,8 +14,9 @@ from statistics import median
 
 import duckdb
 import yaml
+from poverty_warning.settings import SUITES_DIR
 
-CONFIG = Path(__file__).resolve().parent.parent / "expectations" / "batch_checks.yaml"
+CONFIG = SUITES_DIR / "batch_checks.yaml"
 
 
 @dataclass

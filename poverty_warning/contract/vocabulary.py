@@ -1,0 +1,39 @@
+"""The vocabulary, declared once: categories, rules, benefits, list kinds and their Chinese labels.
+
+Codes are what the feeds, packs, dbt models and outputs carry; the labels are what a worker reads.
+"""
+from __future__ import annotations
+
+CATEGORIES = (
+    "tekun", "dibao", "dibao_edge", "low_income", "expenditure_poverty", "orphan",
+    "distressed_child", "special_relief", "poverty_alleviated", "sanmin",
+    "hardship_worker", "priority_care", "downsized_worker", "three_old",
+    "severe_mental_illness", "severe_disability", "returnee",
+)
+CATEGORY_NAMES_ZH = {
+    "tekun": "特困人员", "dibao": "低保对象", "dibao_edge": "低保边缘", "low_income": "低收入对象",
+    "expenditure_poverty": "支出型贫困家庭成员", "orphan": "孤儿", "distressed_child": "困境儿童",
+    "special_relief": "特殊救济对象", "poverty_alleviated": "过渡期内脱贫户", "sanmin": "“三民”人员",
+    "hardship_worker": "特困职工", "priority_care": "重点优抚对象", "downsized_worker": "精减退职职工",
+    "three_old": "“三老”人员", "severe_mental_illness": "重度精神病患者",
+    "severe_disability": "重度残疾人", "returnee": "支内/支疆/知青回沪人员",
+}
+RULE_ZH = {
+    "expenditure_poverty_type1": "第一类支出型贫困", "expenditure_poverty_type2": "第二类支出型贫困",
+    "special_hardship_expense_70": "其他特殊困难人员（支出70%）", "low_income_major_illness": "低收入家庭大重病患者",
+}
+RULES = tuple(RULE_ZH)
+BENEFIT_ZH = {"inpatient": "住院救助", "outpatient": "门急诊救助", "outpatient_cash": "门诊救助金",
+              "mutual_aid_subsidy": "门诊互助补贴", "mutual_aid_outpatient": "门诊互助帮困",
+              "mutual_aid_inpatient": "住院互助帮困"}
+BENEFITS = tuple(BENEFIT_ZH)
+ISSUE_ZH = {"not_enrolled": "未参保", "not_subsidized": "未享受参保资助"}
+LIST_TITLES = {  # list kind -> sheet name (Chinese, as the workers read it)
+    "enrollment_gap": "资助参保",
+    "candidate": "支出型贫困因病致贫",
+    "unpaid": "应救未救",
+    "warning": "预警关注",
+    "referral_consent": "待同意转介",
+}
+LEVEL_RANK = {"watch": 1, "alert": 2, "severe": 3}
+PRIORITY_ZH = {3: "高", 2: "中", 1: "低"}

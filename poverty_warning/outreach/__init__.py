@@ -1,0 +1,1 @@
+"""Outreach: which cases go to which sub-district tonight (new, escalated, reminder, closed)."""
