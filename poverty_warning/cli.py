@@ -113,6 +113,51 @@ def run_night(
 
 
 @app.command()
+def release(
+    night: str = typer.Option(..., help="the held night, YYYY-MM-DD"),
+    reviewer: str = typer.Option(..., help="the reviewer's name, recorded in the audit table meta.releases"),
+    reason: str = typer.Option(..., help="why the night is safe to publish (shown on the quality report)"),
+    policy: str = typer.Option(os.environ.get("POVERTY_WARNING_POLICY", "shanghai-2022"), help="policy id"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Release a held night: record the reviewer's decision, then publish and deliver its lists."""
+    _quiet_logs(verbose)
+    from poverty_warning.nightly import release_and_publish
+
+    try:
+        result = release_and_publish(Workspace.default(), _date(night, "--night"), policy, reviewer, reason)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    typer.echo(f"released {night} (reviewer recorded in meta.releases); published {result['outputs']}")
+
+
+@app.command()
+def report(
+    night: str = typer.Option(..., help="the night, YYYY-MM-DD"),
+    self_contained: bool = typer.Option(False, "--self-contained",
+                                        help="also write quality-mail.html: one file with its charts' code, to mail"),
+) -> None:
+    """Rebuild a night's quality report from its recorded checks."""
+    _quiet_logs()
+    from poverty_warning.nightly import refresh_report
+    from poverty_warning.quality.report import export_self_contained
+
+    ws = Workspace.default()
+    day = _date(night, "--night")
+    if not ws.duckdb_path.exists():
+        _fail(f"no warehouse at {ws.duckdb_path}: run a night first")
+    try:
+        path = refresh_report(ws, day)
+        if path is None:
+            _fail(f"night {day} has not been validated: no report")
+        if self_contained:
+            path = export_self_contained(ws, day)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
 def demo(
     persons: int = typer.Option(20000, help="size of the synthetic city"),
     city: str = typer.Option("shanghai"),

@@ -18,7 +18,9 @@ from poverty_warning.publish import delivery
 from poverty_warning.ingest import landing
 from poverty_warning.outreach import cases as outreach
 from poverty_warning.quality import batch_checks as quality
+from poverty_warning.quality import release as releases
 from poverty_warning.quality import report as quality_report
+from poverty_warning.quality import warning_lists
 from poverty_warning.publish import summary_page
 from poverty_warning.policy import load_policy
 from poverty_warning.publish.contract_outputs import write_contract_outputs
@@ -83,9 +85,27 @@ def validate(ws: Workspace, night: str, expect_daily_claims: bool = True) -> dic
     return result
 
 
+def refresh_report(ws: Workspace, night: str) -> Path | None:
+    """Rebuild the night's quality report from its stored verdict (later steps add lists, drift, a release)."""
+    con = _connect(ws)
+    try:
+        verdict = quality.stored(con, night)
+    finally:
+        con.close()
+    return quality_report.build(ws, night, verdict.as_dict()) if verdict else None
+
+
 def transform(ws: Workspace, night: str, policy_id: str) -> None:
+    """dbt build; then the warning lists dbt built are written next to the report and join its findings."""
     load_policy(policy_id)
     run_transform(ws, night, policy_id)
+    con = _connect(ws)
+    try:
+        findings, figures = warning_lists.write_lists(con, quality_report.report_dir(ws, night))
+        quality.add_list_findings(con, night, findings, figures)
+    finally:
+        con.close()
+    refresh_report(ws, night)
 
 
 def score(ws: Workspace, night: str) -> dict:
@@ -100,27 +120,22 @@ def score(ws: Workspace, night: str) -> dict:
     con = _connect(ws)
     try:
         scored = score_households(con, night, model)
-        stored = con.execute("SELECT may_publish, findings, figures FROM meta.batch_checks WHERE night = CAST(? AS DATE)",
-                             [night]).fetchone()
     finally:
         con.close()
-    if stored:  # the night's quality report gains the model's drift figures
-        import json
-
-        quality_report.build(ws, night, {"may_publish": stored[0], "findings": json.loads(stored[1]),
-                                         "figures": json.loads(stored[2])})
+    refresh_report(ws, night)  # the night's quality report gains the model's drift figures
     bands = scored["risk_band"].value_counts().to_dict()
     log.info("score %s: %d households scored with model %s: %s", night, len(scored), model.meta["version"], bands)
     return {"scored": int(len(scored)), "model": model.meta["version"], "bands": bands}
 
 
 def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
+    """Write the night's lists, unless the night was held and no reviewer has released it."""
     out = ws.outputs(night)
-    if not verdict.get("may_publish", False):
-        reasons = [f["message"] for f in verdict.get("findings", []) if f["severity"] == "critical"]
-        raise PublishBlocked("；".join(reasons) or "batch checks failed")
     con = _connect(ws)
     try:
+        if not verdict.get("may_publish", False) and releases.latest(con, night) is None:
+            reasons = [f["message"] for f in verdict.get("findings", []) if f["severity"] == "critical"]
+            raise PublishBlocked("；".join(reasons) or "batch checks failed")
         counts = write_contract_outputs(con, night, out)
         cases = outreach.decide(con, night, policy_id)
     finally:
@@ -132,6 +147,36 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
     log.info("publish %s (%s): %s; %d list rows sent in %d folders", night, policy_id, counts, sent, len(folders))
     return {"outputs": str(out), "counts": counts, "list_rows_sent": sent, "outbox_folders": len(folders),
             "summary": str(summary)}
+
+
+def release(ws: Workspace, night: str, reviewer: str, reason: str) -> releases.Release:
+    """Record a reviewer's release of a held night (audited in meta.releases) and show it on the report."""
+    con = _connect(ws)
+    try:
+        decision = releases.record(con, night, reviewer, reason)
+    finally:
+        con.close()
+    refresh_report(ws, night)
+    log.info("release %s recorded: %d critical findings overruled", night, len(decision.overruled))
+    return decision
+
+
+def release_and_publish(ws: Workspace, night: str, policy_id: str, reviewer: str, reason: str,
+                        webhook: "delivery.Webhook | None" = None) -> dict:
+    """A released night's lists go out: the night's build and scores are redone (the marts may since hold
+    a later night), then publish and deliver, as the DAG would have."""
+    decision = release(ws, night, reviewer, reason)
+    transform(ws, night, policy_id)
+    score(ws, night)
+    con = _connect(ws)
+    try:
+        verdict = quality.stored(con, night).as_dict()
+    finally:
+        con.close()
+    result = publish(ws, night, policy_id, verdict)
+    result["delivery"] = deliver(ws, night, webhook)
+    result["release"] = decision
+    return result
 
 
 def deliver(ws: Workspace, night: str, webhook: "delivery.Webhook | None" = None) -> dict:
@@ -240,6 +285,9 @@ def build_dag(fileloc: str):
             "expect_daily_claims": Param(True, type="boolean",
                                          description="a night without claims blocks publishing"),
             "night": Param(None, type=["null", "string"], description="YYYY-MM-DD; default: the day before the run"),
+            "release_reviewer": Param(None, type=["null", "string"],
+                                      description="releases a held night: the reviewer's name (with release_reason)"),
+            "release_reason": Param(None, type=["null", "string"], description="why the held night is safe to publish"),
         },
         tags=["poverty-warning"],
         doc_md=__doc__,
@@ -263,6 +311,8 @@ def build_dag(fileloc: str):
         @task(task_id="publish")
         def publish_task(verdict: dict, logical_date=None, params=None) -> dict:
             night = the_night(logical_date, params)
+            if not verdict["may_publish"] and params.get("release_reviewer"):
+                release(workspace(), night, params["release_reviewer"], params.get("release_reason") or "")
             try:
                 return publish(workspace(), night, params["policy_id"], verdict)
             except PublishBlocked as exc:

@@ -161,3 +161,167 @@ def test_faults_in_a_synthetic_city_fail_the_right_expectations(faulty_city, tmp
     assert not re.search(r"\d{17}[\dX]", text)  # IDs masked in the report
     # ~2% of claims quarantined: over the 1% warning line, under the 5% that holds the lists
     assert verdict["may_publish"] and "隔离率" in text
+
+
+# --- The report a reviewer acts on (issue 19) -------------------------------------------------------
+
+HELD_NIGHT = "2024-03-31"
+
+
+def report_lines(path: Path) -> list[str]:
+    """The report's text as a reader meets it: scripts and styles dropped, one line per block."""
+    page = path.read_text(encoding="utf-8").split("<body>", 1)[1]
+    page = re.sub(r"<(script|style)\b.*?</\1>", "", page, flags=re.S)
+    page = re.sub(r"<(br|/p|/li|/h\d|/tr|/div|/span)\b[^>]*>", "\n", page)
+    text = re.sub(r"<[^>]+>", "", page)
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _copy_city(small_city: Path, tmp_path: Path) -> Path:
+    feeds = tmp_path / "feeds"
+    shutil.copytree(small_city, feeds)
+    return feeds
+
+
+def _validate(tmp_path: Path, feeds: Path, night: str = HELD_NIGHT):
+    from poverty_warning import nightly
+    from poverty_warning.workspace import Workspace
+
+    ws = Workspace(tmp_path / "data")
+    nightly.ingest(ws, feeds, "2024-03-30")  # the history lands first; tonight's batch is tonight's files
+    nightly.ingest(ws, feeds, night)
+    return ws, nightly.validate(ws, night)
+
+
+def test_a_night_without_claims_names_the_cause_first(small_city, tmp_path):
+    feeds = _copy_city(small_city, tmp_path)
+    shutil.rmtree(feeds / "claims" / HELD_NIGHT)
+    _, verdict = _validate(tmp_path, feeds)
+    lines = report_lines(Path(verdict["report"]))
+    assert lines[0] == f"数据质量日报 · {HELD_NIGHT}"
+    assert lines[1].startswith("结论：暂停发布")
+    assert "医保结算数据未送达" in lines[2] and "医保局" in "".join(lines[2:6])  # cause, then who sends it
+    text = "\n".join(lines)
+    # the suite that cannot run on a missing batch is one line, not one per expectation
+    assert text.count("未通过（0行") == 0
+    assert len(re.findall(r"医保结算：当晚没有数据，\d+条期望规则无法评估", text)) == 1
+
+
+def test_a_half_sized_night_names_the_cause_first(small_city, tmp_path):
+    import statistics
+
+    feeds = _copy_city(small_city, tmp_path)
+    days = sorted((feeds / "claims").iterdir())
+    earlier = [len(pd.read_csv(d / "part-0.csv", dtype=str)) for d in days[-29:-1]]
+    tonight = feeds / "claims" / HELD_NIGHT / "part-0.csv"
+    half = int(statistics.median(earlier) // 2)
+    pd.read_csv(tonight, dtype=str, keep_default_na=False).head(half).to_csv(tonight, index=False)
+    _, verdict = _validate(tmp_path, feeds)
+    lines = report_lines(Path(verdict["report"]))
+    assert lines[1].startswith("结论：暂停发布")
+    assert f"当晚结算记录{half}条" in lines[2] and "疑似数据未送全" in lines[2]
+
+
+def test_a_drifted_night_names_the_drift_first(small_city, tmp_path, monkeypatch):
+    from poverty_warning.quality import batch_checks
+
+    # The small city delivers ~18 claims a night, under the 200 the shipped settings need to judge drift.
+    config = batch_checks.load_config()
+    config["drift"]["min_rows"] = 10
+    monkeypatch.setattr(batch_checks, "load_config", lambda *a: config)
+    feeds = _copy_city(small_city, tmp_path)
+    tonight = feeds / "claims" / HELD_NIGHT / "part-0.csv"
+    rows = pd.read_csv(tonight, dtype=str, keep_default_na=False)
+    for col in ("total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid", "assistance_paid",
+                "other_paid", "self_pay_in_scope", "self_pay_out_scope"):  # amounts sent in jiao, not yuan
+        rows[col] = rows[col].map(lambda v: f"{float(v) * 10:.2f}" if v else v)
+    rows.to_csv(tonight, index=False)
+    ws, verdict = _validate(tmp_path, feeds)
+    assert verdict["may_publish"]  # drift warns; it does not hold the lists
+    lines = report_lines(Path(verdict["report"]))
+    assert lines[1] == "结论：可以发布当晚名单"
+    assert "需要处理的提示" in lines[2] and "结算金额的分布" in lines[3]
+    assert verdict["figures"]["claims_amount_psi"] > config["drift"]["warn_above_psi"]
+    assert f"PSI = {verdict['figures']['claims_amount_psi']:.3f}：明显漂移" in "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def held_night(small_city, tmp_path_factory):
+    """A full night whose claims did not arrive: validated, built, scored, held."""
+    from poverty_warning import nightly
+    from poverty_warning.workspace import Workspace
+
+    tmp = tmp_path_factory.mktemp("held")
+    feeds = _copy_city(small_city, tmp)
+    shutil.rmtree(feeds / "claims" / HELD_NIGHT)
+    ws = Workspace(tmp / "data")
+    with pytest.raises(nightly.PublishBlocked, match="未送达"):
+        nightly.run_night(ws, feeds, HELD_NIGHT, "shanghai-2022")
+    return ws
+
+
+def test_warnings_about_people_come_with_their_masked_list(held_night):
+    ws = held_night
+    folder = ws.root / "reports" / HELD_NIGHT / "lists"
+    listed = pd.read_csv(folder / "households_without_income_assessment.csv", dtype=str, encoding="utf-8-sig")
+    con = duckdb.connect(str(ws.duckdb_path), read_only=True)
+    # worked independently of the mart: households of persons with claims, without any assessment by the night
+    expected = con.execute(
+        "SELECT DISTINCT p.household_id FROM raw.persons p JOIN raw.claims c USING (person_id) "
+        "WHERE c.reversal_of IS NULL AND c._delivery_date <= DATE '2024-03-31' AND p.household_id NOT IN ("
+        "  SELECT household_id FROM raw.household_income WHERE assessed_on <= DATE '2024-03-31')").df()
+    con.close()
+    assert len(expected) > 0
+    assert set(listed["家庭编号"]) == set(expected["household_id"])
+    assert listed["联系人身份证号（脱敏）"].str.fullmatch(r"\d{6}\*{8}[\dX]{4}").all()
+    assert list(listed["街道代码"]) == sorted(listed["街道代码"])  # grouped by sub-district
+    sheets = pd.read_excel(folder / "households_without_income_assessment.xlsx", sheet_name=None, dtype=str)
+    assert sum(len(s) for s in sheets.values()) == len(listed)
+    assert all(s["街道代码"].nunique() == 1 for s in sheets.values())  # one sheet per sub-district
+    text = "\n".join(report_lines(ws.root / "reports" / HELD_NIGHT / "quality.html"))
+    assert f"{len(listed)}户有医疗费用但没有家庭经济状况核对记录" in text
+    assert "households_without_income_assessment.csv" in text
+    assert not re.search(r"\d{17}[\dX]", text)
+
+
+def test_held_lists_publish_only_after_a_named_release_which_is_audited(held_night):
+    from poverty_warning import nightly
+    from poverty_warning.quality.release import ReleaseError
+
+    ws = held_night
+    assert not ws.outputs(HELD_NIGHT).exists()
+    with pytest.raises(ReleaseError, match="reason"):
+        nightly.release(ws, HELD_NIGHT, "王审核", "  ")
+    result = nightly.release_and_publish(ws, HELD_NIGHT, "shanghai-2022", "王审核", "清明前夜系统停机，当晚确无结算")
+    assert (ws.outputs(HELD_NIGHT) / "candidates.csv").exists()
+    assert result["list_rows_sent"] >= 0 and result["outbox_folders"] > 0
+    con = duckdb.connect(str(ws.duckdb_path), read_only=True)
+    audit = con.execute("SELECT reviewer, reason, overruled FROM meta.releases WHERE night = DATE '2024-03-31'").fetchall()
+    con.close()
+    assert len(audit) == 1 and audit[0][:2] == ("王审核", "清明前夜系统停机，当晚确无结算")
+    assert "未送达" in audit[0][2]
+    lines = report_lines(ws.root / "reports" / HELD_NIGHT / "quality.html")
+    assert lines[1].startswith("结论：当晚数据未通过检查，审核人 王审核 已放行")
+    assert any("清明前夜系统停机" in line for line in lines[:8])
+
+
+def test_a_night_that_was_not_held_cannot_be_released(tmp_path):
+    from poverty_warning.quality import batch_checks, release
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    batch_checks._store(con, batch_checks.Verdict("2024-03-30", True, [], {}))
+    with pytest.raises(release.ReleaseError, match="not held"):
+        release.record(con, "2024-03-30", "王审核", "理由")
+    with pytest.raises(release.ReleaseError, match="not been validated"):
+        release.record(con, "2024-03-29", "王审核", "理由")
+
+
+def test_release_command_fails_in_one_line_on_a_night_never_run(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from poverty_warning.cli import app
+
+    monkeypatch.setenv("POVERTY_WARNING_DATA", str(tmp_path / "data"))
+    result = CliRunner().invoke(app, ["release", "--night", "2024-03-31", "--reviewer", "王审核", "--reason", "节假日"])
+    assert result.exit_code == 2
+    assert "not been validated" in result.output and "Traceback" not in result.output

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from poverty_warning.contract.vocabulary import CATEGORIES, CATEGORY_NAMES_ZH  # noqa: F401 (part of the contract)
+from poverty_warning.contract.vocabulary import CATEGORIES, CATEGORY_NAMES_ZH, FEED_AGENCY_ZH, FEED_ZH  # noqa: F401
 
 # Column types understood by the row checker.
 ID = "resident_id"  # 18-char GB 11643 resident ID
@@ -50,8 +50,15 @@ class Feed:
     required_feed: bool = False
     key: tuple[str, ...] = ()
     dated: bool = False  # delivered in dated daily folders
-    title_zh: str = ""
     extra: dict = field(default_factory=dict)
+
+    @property
+    def title_zh(self) -> str:
+        return FEED_ZH[self.name]
+
+    @property
+    def agency_zh(self) -> str:
+        return FEED_AGENCY_ZH[self.name]
 
     @property
     def column_names(self) -> list[str]:
@@ -75,23 +82,23 @@ FEEDS: dict[str, Feed] = {f.name: f for f in (
         _c("birth_date", DATE), _c("household_id", TEXT, True),
         _c("relation", ENUM, enum=RELATIONS), _c("district_code", TEXT),
         _c("subdistrict_code", TEXT, True), _c("subdistrict_name", TEXT), _c("phone", TEXT),
-    ), required_feed=True, key=("person_id",), title_zh="人员"),
+    ), required_feed=True, key=("person_id",)),
     Feed("household_income", (
         _c("household_id", TEXT, True), _c("assessed_on", DATE, True),
         _c("annual_disposable_income", AMOUNT, True),
         _c("members_without_fixed_income", INT, default="0"),
         _c("assets_within_limit", BOOL, default="true"),
-    ), key=("household_id", "assessed_on"), title_zh="家庭经济状况核对"),
+    ), key=("household_id", "assessed_on")),
     Feed("assistance_categories", (
         _c("person_id", ID, True), _c("category", ENUM, True, enum=CATEGORIES),
         _c("valid_from", DATE, True), _c("valid_to", DATE), _c("source", ENUM, enum=SOURCES),
         _c("dibao_class", TEXT), _c("disability_grade", INT),
-    ), title_zh="救助身份"),
+    )),
     Feed("enrollment", (
         _c("person_id", ID, True), _c("year", INT, True), _c("scheme", ENUM, True, enum=SCHEMES),
         _c("enrolled_from", DATE), _c("enrolled_to", DATE),
         _c("premium_subsidy", ENUM, enum=SUBSIDIES, default="none"),
-    ), title_zh="参保"),
+    )),
     Feed("claims", (
         _c("claim_id", TEXT, True), _c("person_id", ID, True),
         _c("visit_type", ENUM, True, enum=VISIT_TYPES), _c("admit_date", DATE),
@@ -107,18 +114,18 @@ FEEDS: dict[str, Feed] = {f.name: f for f in (
         _c("self_pay_in_scope", AMOUNT, True, signed=True),
         _c("self_pay_out_scope", AMOUNT, True, signed=True),
         _c("reversal_of", TEXT),
-    ), required_feed=True, key=("claim_id",), dated=True, title_zh="医保结算"),
+    ), required_feed=True, key=("claim_id",), dated=True),
     Feed("parameters", (
         _c("name", TEXT, True), _c("year", INT, True), _c("value", AMOUNT, True),
-    ), key=("name", "year"), title_zh="城市参数"),
+    ), key=("name", "year")),
     Feed("charity_programs", (
         _c("program_id", TEXT, True), _c("name", TEXT, True), _c("diagnosis_prefixes", TEXT),
         _c("min_age", INT), _c("max_age", INT), _c("max_amount", AMOUNT), _c("capacity", INT),
-    ), key=("program_id",), title_zh="慈善项目"),
+    ), key=("program_id",)),
     Feed("outreach_feedback", (
         _c("case_id", TEXT, True), _c("status", ENUM, True, enum=FEEDBACK_STATUSES),
         _c("updated_at", DATE, True), _c("consent_to_charity", BOOL), _c("note", TEXT),
-    ), title_zh="走访反馈"),
+    )),
 )}
 
 # Feeds are landed in this order so that reference checks (person exists) see

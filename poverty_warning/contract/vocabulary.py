@@ -37,3 +37,24 @@ LIST_TITLES = {  # list kind -> sheet name (Chinese, as the workers read it)
 }
 LEVEL_RANK = {"watch": 1, "alert": 2, "severe": 3}
 PRIORITY_ZH = {3: "高", 2: "中", 1: "低"}
+# Feed code -> (Chinese name, the agency that sends it): the quality report names whom to call.
+FEED_ZH = {
+    "persons": "人员信息",
+    "household_income": "家庭经济状况核对",
+    "assistance_categories": "救助身份",
+    "enrollment": "参保登记",
+    "claims": "医保结算",
+    "parameters": "城市参数",
+    "charity_programs": "慈善项目",
+    "outreach_feedback": "走访反馈",
+}
+FEED_AGENCY_ZH = {
+    "persons": "公安局（户籍人口信息）",
+    "household_income": "民政局（居民家庭经济状况核对中心）",
+    "assistance_categories": "民政局及各认定部门（乡村振兴、工会、残联、退役军人事务）",
+    "enrollment": "医保局（参保登记系统）",
+    "claims": "医保局（医保结算系统）",
+    "parameters": "医保局（按统计、民政、人社部门公布的数字维护）",
+    "charity_programs": "慈善总会",
+    "outreach_feedback": "各街道（乡镇）",
+}

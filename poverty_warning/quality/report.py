@@ -1,40 +1,146 @@
-"""The one-page data-quality report of a night (HTML, self-contained, charts by plotly).
+"""The night's data-quality report (HTML from jinja2 templates, charts by plotly), for the reviewer.
 
-For the weekly data-quality review: per feed what arrived, loaded and was
-quarantined, the top reasons with masked example rows, freshness, the claims
-volume of the last 30 nights against its trailing median, the expectation
-suites' results and the verdict. IDs are masked; names and phones never appear.
+The cause comes first: the verdict, then each critical finding in one sentence — what it means for
+tonight's lists, what to do, which agency sends the feed — then warnings with their lists of people,
+then details: per feed what arrived, loaded and was quarantined, masked example rows, the last 30
+nights of volume, quarantine rate and lateness per feed, the expectation suites and the model's drift.
+IDs are masked; names and phones never appear.
+
+`reports/<night>/quality.html` loads plotly.js from `reports/assets/` (one copy for every night);
+`quality-mail.html` (`poverty-warning report --self-contained`) carries it inline, to be mailed.
 """
 from __future__ import annotations
 
-import html
+import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import duckdb
+import jinja2
 import pandas as pd
 import plotly.graph_objects as go
+from markupsafe import Markup
+from plotly.subplots import make_subplots
 
 from poverty_warning.contract import FEEDS
+from poverty_warning.contract.vocabulary import FEED_AGENCY_ZH, FEED_ZH
+from poverty_warning.quality import batch_checks, release as releases, warning_lists
+from poverty_warning.quality.expectations import data_docs_index
+from poverty_warning.risk.features import LABEL_ZH
 from poverty_warning.workspace import Workspace
 
-STYLE = """
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:24px;color:#222;max-width:1200px}
-h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
-table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}
-th{background:#f3f3f3}.ok{color:#1a7f37;font-weight:bold}.held{color:#c62828;font-weight:bold}
-.warn{color:#b26a00}.small{color:#666;font-size:12px}
-"""
+WINDOW_NIGHTS = 30
+PLOTLY_ASSET = "assets/plotly.min.js"  # relative to <data>/reports
+SEVERITY_ZH = {"critical": "严重", "warning": "提示", "note": "未评估"}
+
+_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("poverty_warning.quality", "templates"),
+                                autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                                undefined=jinja2.StrictUndefined)
 
 
-def _table(df: pd.DataFrame) -> str:
-    if df.empty:
-        return "<p class='small'>（无）</p>"
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row) + "</tr>"
-                   for row in df.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def report_dir(ws: Workspace, night: str) -> Path:
+    return ws.root / "reports" / night
+
+
+def ensure_plotly_asset(reports_root: Path) -> Path:
+    """The installed plotly package's plotly.min.js, once, beside the nights' report folders."""
+    from plotly.offline import get_plotlyjs
+
+    path = reports_root / PLOTLY_ASSET
+    code = get_plotlyjs()
+    if not path.exists() or path.stat().st_size != len(code.encode("utf-8")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".js.tmp")
+        tmp.write_text(code, encoding="utf-8")
+        tmp.replace(path)
+    return path
+
+
+def _window(night: str) -> list[str]:
+    end = dt.date.fromisoformat(night)
+    return [(end - dt.timedelta(days=i)).isoformat() for i in range(WINDOW_NIGHTS - 1, -1, -1)]
+
+
+def _query(con, sql: str, params: list) -> pd.DataFrame:
+    try:
+        return con.execute(sql, params).df()
+    except duckdb.CatalogException:  # a table a later step creates: not there yet
+        return pd.DataFrame()
+
+
+def _gather(con, night: str) -> dict:
+    releases.ensure_table(con)
+    data = {
+        "files": _query(con, "SELECT feed, count(*) AS files, CAST(sum(rows_received) AS BIGINT) AS received, "
+                             "CAST(sum(rows_loaded) AS BIGINT) AS loaded, CAST(sum(rows_quarantined) AS BIGINT) AS "
+                             "quarantined FROM meta.landed_files WHERE night = CAST(? AS DATE) GROUP BY feed", [night]),
+        "reasons": _query(con,
+                          "SELECT feed, reason, rows, file, row_number FROM ("
+                          "  SELECT feed, reason, file, row_number, count(*) OVER (PARTITION BY feed, reason) AS rows,"
+                          "    row_number() OVER (PARTITION BY feed, reason ORDER BY file, row_number) AS pick"
+                          "  FROM raw.quarantine WHERE night = CAST(? AS DATE)) WHERE pick = 1 "
+                          "ORDER BY feed, rows DESC, reason", [night]),
+        "dated_tonight": _query(con, "SELECT DISTINCT feed FROM meta.landed_files WHERE delivery_date = CAST(? AS DATE) "
+                                     "AND night >= CAST(? AS DATE)", [night, night]),
+        "claims_days": _query(con, "SELECT CAST(delivery_date AS VARCHAR) AS day, CAST(sum(rows_loaded) AS BIGINT) AS "
+                                   "rows FROM meta.landed_files WHERE feed = 'claims' AND delivery_date <= CAST(? AS DATE) "
+                                   "GROUP BY 1 ORDER BY 1", [night]),
+        "feed_nights": _query(con, "SELECT feed, CAST(night AS VARCHAR) AS night, CAST(sum(rows_received) AS BIGINT) AS "
+                                   "received, CAST(sum(rows_quarantined) AS BIGINT) AS quarantined, "
+                                   "CAST(max(delivery_date) AS VARCHAR) AS latest_delivery FROM meta.landed_files "
+                                   "WHERE night <= CAST(? AS DATE) GROUP BY 1, 2 ORDER BY 1, 2", [night]),
+        "history": _query(con, "SELECT CAST(night AS VARCHAR) AS night, may_publish, findings FROM meta.batch_checks "
+                               "WHERE night <= CAST(? AS DATE) AND night > CAST(? AS DATE) - INTERVAL 30 DAY "
+                               "ORDER BY night DESC", [night, night]),
+        "released_nights": _query(con, "SELECT DISTINCT CAST(night AS VARCHAR) AS night FROM meta.releases", []),
+        "drift": _query(con, "SELECT * FROM meta.model_monitoring WHERE night = CAST(? AS DATE) ORDER BY psi DESC",
+                        [night]),
+        "gx": _query(con, "SELECT feed, count(*) AS evaluated, CAST(sum(CASE WHEN success THEN 0 ELSE 1 END) AS INTEGER) "
+                          "AS failed, max(element_count) AS rows FROM meta.gx_results WHERE night = CAST(? AS DATE) "
+                          "GROUP BY feed", [night]),
+    }
+    data["release"] = releases.latest(con, night)
+    return data
+
+
+def _feed_label(feed: str) -> str:
+    return FEED_ZH.get(feed, feed)
+
+
+def _sentence(finding: dict, report_folder: Path, absolute: bool) -> dict:
+    """A finding as the report says it: what, what it means for tonight, what to do, whom to call."""
+    feed = finding.get("feed")
+    files = []
+    if finding.get("list_name"):
+        for path in warning_lists.list_files(report_folder, finding["list_name"]):
+            files.append({"name": path.name,
+                          "href": path.as_uri() if absolute else path.relative_to(report_folder).as_posix()})
+    return {"severity": finding["severity"], "severity_zh": SEVERITY_ZH[finding["severity"]],
+            "message": finding["message"], "impact": finding.get("impact") or "",
+            "action": finding.get("action") or "",
+            "agency": FEED_AGENCY_ZH.get(feed, "") if feed else "", "feed_zh": _feed_label(feed) if feed else "",
+            "files": files}
+
+
+def _feeds_table(files: pd.DataFrame, dated_tonight: set[str]) -> list[dict]:
+    """Per feed what landed tonight; a daily feed has arrived when tonight's dated delivery is there
+    (a backfill lands many days' files on one night)."""
+    by_feed = {r.feed: r for r in files.itertuples()} if len(files) else {}
+    rows = []
+    for name, feed in FEEDS.items():
+        got = by_feed.get(name)
+        received = int(got.received) if got is not None else 0
+        arrived = name in dated_tonight if feed.dated else got is not None
+        rows.append({
+            "feed": feed.title_zh, "agency": feed.agency_zh,
+            "arrived": "是" if arrived else ("否（每晚必送）" if feed.dated else "否（有更新时送）"),
+            "missing_required": feed.dated and not arrived,
+            "files": int(got.files) if got is not None else 0, "received": received,
+            "loaded": int(got.loaded) if got is not None else 0,
+            "quarantined": int(got.quarantined) if got is not None else 0,
+            "rate": f"{got.quarantined / received:.2%}" if got is not None and received else "",
+        })
+    return rows
 
 
 def _examples(ws: Workspace, feed: str, night: str, pairs: list[tuple[str, int]]) -> pd.DataFrame:
@@ -42,122 +148,223 @@ def _examples(ws: Workspace, feed: str, night: str, pairs: list[tuple[str, int]]
     path = ws.lake / "_batches" / feed / f"night={night}.parquet"
     if not path.exists() or not pairs:
         return pd.DataFrame()
-    batch = pd.read_parquet(path, columns=None)
+    batch = pd.read_parquet(path)
     keep = [c for c in batch.columns if not c.startswith("check__")]
     wanted = pd.DataFrame(pairs, columns=["_file", "_row_number"])
-    return batch[keep].merge(wanted, on=["_file", "_row_number"]).head(3)
+    example = batch[keep].merge(wanted, on=["_file", "_row_number"]).head(3)
+    return example.rename(columns={"_file": "文件", "_row_number": "行号"})
 
 
-def build(ws: Workspace, night: str, verdict: dict) -> Path:
+def _reasons(ws: Workspace, night: str, reasons: pd.DataFrame) -> list[dict]:
+    out = []
+    for feed, group in reasons.groupby("feed", sort=True) if len(reasons) else []:
+        top = group.head(5)
+        example = _examples(ws, feed, night, list(zip(top["file"], top["row_number"].astype(int))))
+        out.append({"feed": _feed_label(feed), "agency": FEED_AGENCY_ZH.get(feed, ""),
+                    "reasons": [{"reason": r.reason, "rows": int(r.rows)} for r in top.itertuples()],
+                    "example_columns": list(example.columns),
+                    "examples": [["" if pd.isna(v) else str(v) for v in row] for row in example.itertuples(index=False)]})
+    return out
+
+
+def _layout(fig: go.Figure, height: int) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=60, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.15),
+                      font=dict(family="Noto Sans CJK SC, Microsoft YaHei, sans-serif", size=12),
+                      plot_bgcolor="#fafafa", hovermode="x unified")
+    fig.update_xaxes(type="date", tickformat="%m-%d", hoverformat="%Y-%m-%d", title_text="日期")
+    return fig
+
+
+def _fragment(fig: go.Figure, div_id: str) -> Markup:
+    # plotly writes the div and the call that draws it; its JSON carries numbers, dates and our labels
+    return Markup(fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                              config={"displaylogo": False, "locale": "zh-CN"}))
+
+
+def _volume_chart(claims_days: pd.DataFrame, night: str, held: bool, cfg: dict) -> Markup:
+    """Claims delivered per day over the window, tonight included (a missing delivery is a zero, drawn),
+    against the median of the earlier deliveries the volume check compares with."""
+    per_day = dict(zip(claims_days["day"], claims_days["rows"].astype(int))) if len(claims_days) else {}
+    delivered = sorted(per_day)
+    days = _window(night)
+    trailing = int(cfg["volume"]["trailing_nights"])
+    medians = []
+    for day in days:
+        earlier = [per_day[d] for d in delivered if d < day][-trailing:]
+        medians.append(float(pd.Series(earlier).median()) if earlier else None)
+    rows = [per_day.get(d, 0) for d in days]
+    colours = ["#90a4ae"] * (len(days) - 1) + ["#c62828" if held else "#1a7f37"]
+    fig = go.Figure([
+        go.Bar(x=days, y=rows, name="每日结算行数", marker_color=colours,
+               hovertemplate="%{y}条<extra>结算行数</extra>"),
+        go.Scatter(x=days, y=medians, name=f"此前{trailing}次送达的中位数", mode="lines",
+                   line=dict(color="#1565c0", dash="dot"), hovertemplate="%{y:.0f}条<extra>中位数</extra>"),
+    ])
+    critical = float(cfg["volume"]["critical_below_ratio"])
+    if medians[-1]:
+        fig.add_trace(go.Scatter(x=days, y=[m * critical if m else None for m in medians], mode="lines",
+                                 name=f"低于中位数的{critical:.0%}则暂停发布", line=dict(color="#c62828", width=1, dash="dash"),
+                                 hovertemplate="%{y:.0f}条<extra>暂停线</extra>"))
+    fig.add_annotation(x=days[-1], y=rows[-1], text=f"今晚 {rows[-1]} 条", showarrow=True, arrowhead=2, ay=-40,
+                       font=dict(color=colours[-1], size=13))
+    fig.update_yaxes(title_text="结算行数（条）", rangemode="tozero")
+    return _fragment(_layout(fig, 340), "volume-trend")
+
+
+def _month_view(feed_nights: pd.DataFrame, night: str, cfg: dict) -> tuple[Markup, list[dict]]:
+    """Per feed over the window: rows received, quarantine rate, and days since its latest delivery."""
+    days = _window(night)
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=("每晚接收行数", "隔离率", "距最近一次送达的天数（每晚必送的数据应为0）"))
+    table = []
+    palette = ["#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#c62828", "#00838f", "#5d4037", "#455a64"]
+    for i, (name, feed) in enumerate(FEEDS.items()):
+        rows = feed_nights[feed_nights["feed"] == name] if len(feed_nights) else pd.DataFrame()
+        by_night = {r.night: r for r in rows.itertuples()} if len(rows) else {}
+        landed_before = sorted(by_night)
+        received, rate, late = [], [], []
+        for day in days:
+            got = by_night.get(day)
+            received.append(int(got.received) if got is not None else 0)
+            rate.append(got.quarantined / got.received if got is not None and got.received else None)
+            latest = max((by_night[n].latest_delivery for n in landed_before if n <= day), default=None)
+            late.append((dt.date.fromisoformat(day) - dt.date.fromisoformat(latest)).days if latest else None)
+        colour = palette[i % len(palette)]
+        label = feed.title_zh
+        common = dict(name=label, legendgroup=name, line=dict(color=colour), mode="lines+markers", marker=dict(size=4))
+        fig.add_trace(go.Scatter(x=days, y=received, hovertemplate="%{y}行", **common), row=1, col=1)
+        fig.add_trace(go.Scatter(x=days, y=rate, hovertemplate="%{y:.2%}", showlegend=False, **common), row=2, col=1)
+        fig.add_trace(go.Scatter(x=days, y=late, hovertemplate="%{y}天", showlegend=False, **common), row=3, col=1)
+        rates = [r for r in rate if r is not None]
+        half = len(days) // 2
+        early = [r for r in rate[:half] if r is not None]
+        recent = [r for r in rate[half:] if r is not None]
+        table.append({
+            "feed": label, "nights_delivered": sum(1 for d in days if d in by_night), "rows": sum(received),
+            "tonight": received[-1], "mean_rate": f"{sum(rates) / len(rates):.2%}" if rates else "",
+            "trend": ("上升" if early and recent and sum(recent) / len(recent) > 1.5 * sum(early) / len(early) + 1e-4
+                      else ("" if not (early and recent) else "平稳或下降")),
+            "late": "" if late[-1] is None else late[-1],
+            "late_flag": feed.dated and late[-1] is not None and late[-1] > 0,
+        })
+    for limit, text in ((float(cfg["quarantine"]["critical_above_rate"]), "暂停发布线"),
+                        (float(cfg["quarantine"]["warn_above_rate"]), "提示线")):
+        fig.add_hline(y=limit, line=dict(color="#c62828", width=1, dash="dash"), annotation_text=text,
+                      annotation_position="top left", row=2, col=1)
+    _layout(fig, 640)
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_yaxes(tickformat=".1%", row=2, col=1)
+    fig.update_xaxes(title_text="", row=1, col=1)
+    fig.update_xaxes(title_text="", row=2, col=1)
+    return _fragment(fig, "month-view"), table
+
+
+def _drift(drift: pd.DataFrame, figures: dict, cfg: dict) -> dict:
+    watch, warn = float(cfg["drift"]["watch_above_psi"]), float(cfg["drift"]["warn_above_psi"])
+
+    def reading(v: float) -> str:
+        return "明显漂移" if v > warn else ("轻微变化" if v > watch else "稳定")
+
+    out = {"watch": watch, "warn": warn, "model_min": int(cfg["drift"]["model_min_households"]),
+           "claims_min": int(cfg["drift"]["min_rows"]),
+           "claims_rows": figures.get("claims_amount_rows"), "claims_psi": figures.get("claims_amount_psi"),
+           "scored": None, "items": [], "judged": False}
+    if out["claims_psi"] is not None:
+        out["claims_reading"] = reading(float(out["claims_psi"]))
+    if len(drift) and "sample_size" in drift and drift["sample_size"].notna().any():
+        out["scored"] = int(drift["sample_size"].max())
+        out["judged"] = out["scored"] >= out["model_min"]
+        if out["judged"]:
+            out["items"] = [{"item": "风险评分" if r.item == "score" else LABEL_ZH.get(r.item, r.item),
+                             "psi": f"{r.psi:.3f}", "reading": reading(r.psi)} for r in drift.head(10).itertuples()]
+    return out
+
+
+def _history(history: pd.DataFrame, released: set[str]) -> list[dict]:
+    rows = []
+    for r in history.itertuples():
+        critical = [f["message"] for f in json.loads(r.findings) if f["severity"] == "critical"]
+        status = "可发布" if r.may_publish else ("暂停，审核人已放行" if r.night in released else "暂停")
+        rows.append({"night": r.night, "status": status, "held": not r.may_publish, "reasons": "；".join(critical)})
+    return rows
+
+
+def _gx(gx: pd.DataFrame) -> list[dict]:
+    rows = []
+    for r in gx.sort_values("feed").itertuples() if len(gx) else []:
+        empty = int(r.rows or 0) == 0
+        rows.append({"feed": _feed_label(r.feed), "evaluated": int(r.evaluated),
+                     "failed": "" if empty else int(r.failed),
+                     "status": "当晚无数据，未评估" if empty else ("全部通过" if r.failed == 0 else "有未通过（相应行已隔离）")})
+    return rows
+
+
+def render(ws: Workspace, night: str, verdict: dict, self_contained: bool = False) -> str:
+    folder = report_dir(ws, night)
+    cfg = batch_checks.load_config()
     con = duckdb.connect(str(ws.duckdb_path))
     try:
-        files = con.execute(
-            "SELECT feed, count(*) AS files, CAST(sum(rows_received) AS BIGINT) AS received, "
-            "CAST(sum(rows_loaded) AS BIGINT) AS loaded, CAST(sum(rows_quarantined) AS BIGINT) AS quarantined FROM meta.landed_files WHERE night = CAST(? AS DATE) "
-            "GROUP BY feed ORDER BY feed", [night]).df()
-        reasons = con.execute(
-            "SELECT feed, reason, rows, file, row_number FROM ("
-            "  SELECT feed, reason, file, row_number, count(*) OVER (PARTITION BY feed, reason) AS rows,"
-            "    row_number() OVER (PARTITION BY feed, reason ORDER BY file, row_number) AS pick"
-            "  FROM raw.quarantine WHERE night = CAST(? AS DATE)) WHERE pick = 1 "
-            "ORDER BY feed, rows DESC, reason", [night]).df()
-        volume = con.execute(
-            "SELECT CAST(delivery_date AS VARCHAR) AS day, sum(rows_received) AS rows FROM meta.landed_files "
-            "WHERE feed = 'claims' AND delivery_date <= CAST(? AS DATE) GROUP BY 1 ORDER BY 1 DESC LIMIT 30",
-            [night]).df().sort_values("day")
-        history = con.execute(
-            "SELECT CAST(night AS VARCHAR) AS night, may_publish, findings FROM meta.batch_checks "
-            "WHERE night <= CAST(? AS DATE) ORDER BY night DESC LIMIT 30", [night]).df()
-        try:
-            drift = con.execute("SELECT item, psi FROM meta.model_monitoring WHERE night = CAST(? AS DATE) "
-                                "ORDER BY psi DESC", [night]).df()
-        except duckdb.CatalogException:
-            drift = pd.DataFrame()
-        try:
-            gx = con.execute("SELECT feed, count(*) AS evaluated, CAST(sum(CASE WHEN success THEN 0 ELSE 1 END) AS INTEGER) AS failed "
-                             "FROM meta.gx_results WHERE night = CAST(? AS DATE) GROUP BY feed ORDER BY feed",
-                             [night]).df()
-        except duckdb.CatalogException:
-            gx = pd.DataFrame()
+        data = _gather(con, night)
     finally:
         con.close()
-
-    parts = [f"<h1>数据质量日报 · {html.escape(night)}</h1>"]
-    if verdict.get("may_publish"):
-        parts.append("<p class='ok'>结论：可以发布当晚名单</p>")
-    else:
-        parts.append("<p class='held'>结论：暂停发布当晚名单</p>")
     findings = verdict.get("findings", [])
-    if findings:
-        parts.append("<ul>" + "".join(
-            f"<li class='{'held' if f['severity'] == 'critical' else 'warn'}'>"
-            f"{'严重' if f['severity'] == 'critical' else '提示'}：{html.escape(f['message'])}</li>" for f in findings)
-            + "</ul>")
+    figures = verdict.get("figures", {}) or {}
+    held = not verdict.get("may_publish", False)
+    release = data["release"] if held else None
+    said = [_sentence(f, folder, self_contained) for f in findings]
+    volume_chart = _volume_chart(data["claims_days"], night, held and release is None, cfg)
+    month_chart, month_table = _month_view(data["feed_nights"], night, cfg)
+    docs = data_docs_index(ws)
+    if self_contained:
+        from plotly.offline import get_plotlyjs
 
-    parts.append("<h2>各数据源接收与隔离</h2>")
-    if not files.empty:
-        files = files.assign(隔离率=(files["quarantined"] / files["received"].where(files["received"] > 0)).map(
-            lambda r: "" if pd.isna(r) else f"{r:.2%}"))
-        files["数据源"] = files["feed"].map(lambda f: f"{f}（{FEEDS[f].title_zh}）")
-        files = files[["数据源", "files", "received", "loaded", "quarantined", "隔离率"]].rename(columns={
-            "files": "文件数", "received": "接收行数", "loaded": "入库行数", "quarantined": "隔离行数"})
-    parts.append(_table(files))
-
-    parts.append("<h2>时效：当晚送达情况</h2>")
-    arrived = set(files["数据源"].str.split("（").str[0]) if not files.empty else set()
-    fresh = pd.DataFrame([{"数据源": f"{name}（{feed.title_zh}）", "当晚送达": "是" if name in arrived else "否",
-                           "要求": "每晚必送" if feed.dated else "有更新时送"} for name, feed in FEEDS.items()])
-    parts.append(_table(fresh))
-
-    parts.append("<h2>主要隔离原因（示例行已脱敏）</h2>")
-    if reasons.empty:
-        parts.append("<p class='small'>当晚无隔离记录。</p>")
-    for feed, group in reasons.groupby("feed"):
-        top = group.head(5)
-        parts.append(f"<h3>{html.escape(feed)}</h3>")
-        parts.append(_table(top[["reason", "rows"]].rename(columns={"reason": "原因", "rows": "行数"})))
-        example = _examples(ws, feed, night, list(zip(top["file"], top["row_number"].astype(int))))
-        if not example.empty:
-            parts.append("<p class='small'>示例行：</p>" + _table(example))
-
-    parts.append("<h2>结算数据量：近30晚</h2>")
-    if not volume.empty:
-        median = volume["rows"].rolling(28, min_periods=1).median().shift(1)
-        fig = go.Figure([go.Bar(x=volume["day"], y=volume["rows"], name="当晚结算行数"),
-                         go.Scatter(x=volume["day"], y=median, name="此前中位数", mode="lines")])
-        fig.update_layout(height=320, margin=dict(l=40, r=20, t=20, b=40), legend=dict(orientation="h"))
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=True, div_id="volume-trend"))
-
-    parts.append("<h2>期望规则（Great Expectations）</h2>")
-    if not gx.empty:
-        parts.append(_table(gx.rename(columns={"feed": "数据源", "evaluated": "规则数", "failed": "未通过"})))
-    docs = ws.root / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    out_dir = ws.root / "reports" / night
-    if docs.exists():
-        rel = os.path.relpath(docs, out_dir)
-        parts.append(f"<p><a href='{html.escape(rel)}'>打开 Data Docs 查看每条规则的结果</a></p>")
-
-    parts.append("<h2>预警模型监控（PSI）</h2>")
-    if drift.empty:
-        parts.append("<p class='small'>今晚尚未评分。</p>")
+        plotly_js = {"inline": Markup(get_plotlyjs().replace("</script", "<\\/script"))}
     else:
-        top = drift.head(8).assign(判断=drift.head(8)["psi"].map(
-            lambda v: "明显漂移" if v > 0.25 else ("轻微变化" if v > 0.1 else "稳定")))
-        top["psi"] = top["psi"].map(lambda v: f"{v:.3f}")
-        parts.append(_table(top.rename(columns={"item": "评分或特征", "psi": "PSI"})))
+        plotly_js = {"src": f"../{PLOTLY_ASSET}"}
+    released = set(data["released_nights"]["night"]) if len(data["released_nights"]) else set()
+    return _TEMPLATES.get_template("quality.html.j2").render(
+        night=night, held=held, release=release,
+        causes=[s for s, f in zip(said, findings) if f["severity"] == "critical"],
+        warnings=[s for s, f in zip(said, findings) if f["severity"] == "warning" and f["check"] != "expectations"],
+        notes=[s for s, f in zip(said, findings) if f["severity"] == "note"],
+        expectation_failures=[s for s, f in zip(said, findings)
+                              if f["severity"] == "warning" and f["check"] == "expectations"],
+        feeds=_feeds_table(data["files"], set(data["dated_tonight"]["feed"]) if len(data["dated_tonight"]) else set()), reasons=_reasons(ws, night, data["reasons"]),
+        volume_chart=volume_chart, month_chart=month_chart, month_table=month_table,
+        gx=_gx(data["gx"]),
+        data_docs=(docs.as_uri() if self_contained else Path(_relpath(docs, folder)).as_posix()) if docs.exists() else None,
+        data_docs_path=str(docs), drift=_drift(data["drift"], figures, cfg),
+        history=_history(data["history"], released), plotly_js=plotly_js, self_contained=self_contained,
+    )
 
-    parts.append("<h2>近30晚结论</h2>")
-    if not history.empty:
-        history["结论"] = history["may_publish"].map({True: "可发布", False: "暂停"})
-        history["原因"] = history["findings"].map(
-            lambda s: "；".join(f["message"] for f in json.loads(s) if f["severity"] == "critical"))
-        parts.append(_table(history[["night", "结论", "原因"]].rename(columns={"night": "日期"})))
 
-    page = (f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>数据质量日报 {html.escape(night)}"
-            f"</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "quality.html"
+def _relpath(target: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(target, start)
+
+
+def _write(path: Path, page: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def build(ws: Workspace, night: str, verdict: dict) -> Path:
+    """Write reports/<night>/quality.html (plotly.js from reports/assets/)."""
+    ensure_plotly_asset(ws.root / "reports")
+    return _write(report_dir(ws, night) / "quality.html", render(ws, night, verdict))
+
+
+def export_self_contained(ws: Workspace, night: str) -> Path:
+    """Write reports/<night>/quality-mail.html: the same page in one file, to be mailed."""
+    con = duckdb.connect(str(ws.duckdb_path))
+    try:
+        verdict = batch_checks.stored(con, night)
+    finally:
+        con.close()
+    if verdict is None:
+        raise ValueError(f"night {night} has not been validated: no report")
+    return _write(report_dir(ws, night) / "quality-mail.html", render(ws, night, verdict.as_dict(), self_contained=True))

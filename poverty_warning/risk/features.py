@@ -29,6 +29,23 @@ REASON_ZH = {
 }
 assert set(REASON_ZH) == set(FEATURES)
 
+# What each feature is, as a column heading a reviewer reads (the drift table of the quality report).
+LABEL_ZH = {
+    "burden_1m": "当月个人医疗负担", "burden_3m": "近3个月个人医疗负担", "burden_6m": "近6个月个人医疗负担",
+    "burden_12m": "近12个月个人医疗负担", "burden_trend_3m": "近3个月负担变化趋势",
+    "inpatient_stays_3m": "近3个月住院次数", "inpatient_stays_12m": "近12个月住院次数",
+    "special_outpatient_12m": "近12个月门诊慢特病次数", "emergency_visits_6m": "近6个月急诊次数",
+    "cancer_12m": "近12个月恶性肿瘤就诊", "kidney_failure_12m": "近12个月尿毒症就诊", "stroke_12m": "近12个月脑卒中就诊",
+    "chronic_12m": "近12个月慢性病就诊", "catastrophic_3m": "近3个月新发重大疾病", "symptom_visits_3m": "近3个月待查症状就诊",
+    "oldest_age": "家中最大年龄", "youngest_age": "家中最小年龄", "members_65_plus": "65岁以上成员数",
+    "members_under_18": "未成年成员数", "household_size": "家庭人数", "per_capita_income": "家庭人均收入",
+    "has_policy_category": "有救助身份", "has_dibao_or_tekun": "低保或特困", "has_low_income": "低收入或低保边缘",
+    "has_disability": "有重度残疾成员", "assets_within_limit": "财产符合条件", "rule_ratio": "负担占收入比例",
+    "ratio_3m_annualised": "近3个月负担折年占收入比例", "ratio_6m_annualised": "近6个月负担折年占收入比例",
+    "warned_last_month": "上月已预警",
+}
+assert set(LABEL_ZH) == set(FEATURES)
+
 
 def load(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     frame = con.execute("SELECT * FROM marts.fct_household_features").df()

@@ -14,7 +14,9 @@ from poverty_warning.risk.model import RiskModel, band
 
 RISK_TABLE = """CREATE OR REPLACE TABLE marts.household_risk_scores AS SELECT * FROM scored"""
 MONITOR = """CREATE TABLE IF NOT EXISTS meta.model_monitoring (night DATE, model_version VARCHAR,
-    item VARCHAR, psi DOUBLE)"""
+    item VARCHAR, psi DOUBLE, sample_size BIGINT)"""
+# Warehouses made before the sample size was recorded gain the column (the report needs it to judge drift).
+MONITOR_SAMPLE = "ALTER TABLE meta.model_monitoring ADD COLUMN IF NOT EXISTS sample_size BIGINT"
 
 
 def psi(reference: dict, values: np.ndarray) -> float:
@@ -50,9 +52,11 @@ def score(con: duckdb.DuckDBPyConnection, night: str, model: RiskModel) -> pd.Da
     con.unregister("scored")
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
     con.execute(MONITOR)
+    con.execute(MONITOR_SAMPLE)
     con.execute("DELETE FROM meta.model_monitoring WHERE night = CAST(? AS DATE)", [night])
     drift = [("score", psi(model.reference["score_bins"], probability))]
     drift += [(f, psi(model.reference["feature_bins"][f], rows[f].to_numpy(float))) for f in FEATURES]
-    con.executemany("INSERT INTO meta.model_monitoring VALUES (CAST(? AS DATE), ?, ?, ?)",
-                    [[night, model.meta["version"], item, value] for item, value in drift])
+    con.executemany("INSERT INTO meta.model_monitoring (night, model_version, item, psi, sample_size) "
+                    "VALUES (CAST(? AS DATE), ?, ?, ?, ?)",
+                    [[night, model.meta["version"], item, value, len(rows)] for item, value in drift])
     return scored
