@@ -133,7 +133,7 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
     out = ws.outputs(night)
     con = _connect(ws)
     try:
-        if not verdict.get("may_publish", False) and releases.latest(con, night) is None:
+        if not verdict.get("may_publish", False) and not releases.covers(con, night, verdict):
             reasons = [f["message"] for f in verdict.get("findings", []) if f["severity"] == "critical"]
             raise PublishBlocked("；".join(reasons) or "batch checks failed")
         counts = write_contract_outputs(con, night, out)

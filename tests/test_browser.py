@@ -73,3 +73,43 @@ def test_summary_page_renders_its_charts(browser, small_city, tmp_path):
     assert "外展名单汇总" in page.title()
     assert page.locator("#by-subdistrict .main-svg").count() >= 1
     assert page.locator("#case-status .main-svg").count() >= 1
+
+
+@pytest.fixture(scope="module")
+def held(tmp_path_factory, small_city):
+    """A night whose claims did not arrive, after the history has landed."""
+    feeds = tmp_path_factory.mktemp("held-feeds") / "feeds"
+    shutil.copytree(small_city, feeds)
+    shutil.rmtree(feeds / "claims" / "2024-03-31")
+    ws = Workspace(tmp_path_factory.mktemp("held") / "data")
+    nightly.ingest(ws, feeds, "2024-03-30")
+    nightly.ingest(ws, feeds, "2024-03-31")
+    return ws, nightly.validate(ws, "2024-03-31")
+
+
+def test_held_report_and_its_mail_export_render(browser, held):
+    from poverty_warning.quality.report import export_self_contained
+
+    ws, verdict = held
+    shared, mail = Path(verdict["report"]), export_self_contained(ws, "2024-03-31")
+    for path in (shared, mail):
+        page, errors = open_page(browser, path)
+        assert not errors, (path.name, errors)
+        assert page.locator(".verdict").inner_text().startswith("结论：暂停发布")
+        assert page.locator("#volume-trend .main-svg").count() >= 1
+        assert page.locator("#month-view .main-svg").count() >= 1
+        assert "今晚 0 条" in page.locator("#volume-trend").inner_text()  # tonight's zero is drawn
+    assert (ws.root / "reports" / "assets" / "plotly.min.js").exists()
+    assert shared.stat().st_size < 300_000  # plotly.js is shared, not inlined
+    assert mail.stat().st_size > 3_000_000  # the mailed copy carries it
+
+
+def test_data_docs_show_chinese_descriptions_and_asset_names(browser, night):
+    ws, _ = night
+    pages = sorted((data_docs_index(ws).parent / "validations" / "claims_nightly").rglob("*.html"))
+    assert pages
+    page, errors = open_page(browser, pages[-1])
+    assert not errors, errors
+    text = page.locator("body").inner_text()
+    assert "医保结算：每一行都应满足“claim_id 不重复”" in text
+    assert "nightly_batches.claims" in text and "Data asset: None" not in text

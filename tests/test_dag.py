@@ -63,6 +63,14 @@ def test_a_missing_claims_delivery_holds_the_lists(small_city, data_dir, tmp_pat
     may_publish, findings = con.execute(
         "SELECT may_publish, findings FROM meta.batch_checks WHERE night = DATE '2024-03-31'").fetchone()
     assert not may_publish and "未送达" in findings
+    con.close()
+    # a reviewer releases the held night through the DAG's params: the lists publish, the release is audited
+    run, states = _run(tmp_path, feeds, "2024-03-31", release_reviewer="王审核", release_reason="系统停机，当晚确无结算")
+    assert states["publish"] == "success", states
+    assert (Workspace(data_dir).outputs("2024-03-31") / "candidates.csv").exists()
+    con = duckdb.connect(str(Workspace(data_dir).duckdb_path))
+    assert con.execute("SELECT reviewer, reason FROM meta.releases").fetchall() == [("王审核", "系统停机，当晚确无结算")]
+    con.close()
 
 
 def test_a_half_sized_claims_delivery_holds_the_lists(small_city, data_dir, tmp_path):

@@ -264,7 +264,7 @@ def test_warnings_about_people_come_with_their_masked_list(held_night):
     ws = held_night
     folder = ws.root / "reports" / HELD_NIGHT / "lists"
     listed = pd.read_csv(folder / "households_without_income_assessment.csv", dtype=str, encoding="utf-8-sig")
-    con = duckdb.connect(str(ws.duckdb_path), read_only=True)
+    con = duckdb.connect(str(ws.duckdb_path))  # dbt holds it open in this process
     # worked independently of the mart: households of persons with claims, without any assessment by the night
     expected = con.execute(
         "SELECT DISTINCT p.household_id FROM raw.persons p JOIN raw.claims c USING (person_id) "
@@ -295,7 +295,7 @@ def test_held_lists_publish_only_after_a_named_release_which_is_audited(held_nig
     result = nightly.release_and_publish(ws, HELD_NIGHT, "shanghai-2022", "王审核", "清明前夜系统停机，当晚确无结算")
     assert (ws.outputs(HELD_NIGHT) / "candidates.csv").exists()
     assert result["list_rows_sent"] >= 0 and result["outbox_folders"] > 0
-    con = duckdb.connect(str(ws.duckdb_path), read_only=True)
+    con = duckdb.connect(str(ws.duckdb_path))  # dbt holds it open in this process
     audit = con.execute("SELECT reviewer, reason, overruled FROM meta.releases WHERE night = DATE '2024-03-31'").fetchall()
     con.close()
     assert len(audit) == 1 and audit[0][:2] == ("王审核", "清明前夜系统停机，当晚确无结算")
@@ -325,3 +325,18 @@ def test_release_command_fails_in_one_line_on_a_night_never_run(tmp_path, monkey
     result = CliRunner().invoke(app, ["release", "--night", "2024-03-31", "--reviewer", "王审核", "--reason", "节假日"])
     assert result.exit_code == 2
     assert "not been validated" in result.output and "Traceback" not in result.output
+
+
+def test_a_release_covers_only_the_findings_it_overruled(tmp_path):
+    from poverty_warning.quality import batch_checks, release
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    missing = batch_checks.Finding("freshness", "critical", "当晚（2024-03-31）的医保结算数据未送达", feed="claims")
+    held = batch_checks.Verdict("2024-03-31", False, [missing], {})
+    batch_checks._store(con, held)
+    assert not release.covers(con, "2024-03-31", held.as_dict())  # no release: held
+    release.record(con, "2024-03-31", "王审核", "系统停机")
+    assert release.covers(con, "2024-03-31", held.as_dict())
+    # rerun with the delivery in but 9% of persons quarantined: a new finding the reviewer never saw
+    worse = batch_checks.Finding("quarantine", "critical", "人员信息数据隔离率9.0%（9/100行），超过5%的上限")
+    assert not release.covers(con, "2024-03-31", batch_checks.Verdict("2024-03-31", False, [worse], {}).as_dict())

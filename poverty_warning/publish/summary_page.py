@@ -10,14 +10,16 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from poverty_warning.contract.vocabulary import LIST_TITLES
+from poverty_warning.quality.report import PLOTLY_ASSET, ensure_plotly_asset
 
 ACTION_ZH = {"new": "新增", "escalated": "升级", "reminder": "再次提醒", "suppressed": "持续跟进（今晚不重发）",
              "closed": "已结案"}
 
 
 def _fig(fig: go.Figure, div_id: str, first: bool) -> str:
+    """The chart's div; the first also loads the shared plotly.js beside the nights' folders."""
     fig.update_layout(height=360, margin=dict(l=40, r=20, t=40, b=40))
-    return fig.to_html(full_html=False, include_plotlyjs=first, div_id=div_id)
+    return fig.to_html(full_html=False, include_plotlyjs=f"../{PLOTLY_ASSET}" if first else False, div_id=div_id)
 
 
 def build(path: Path, night: str, policy_id: str, items: pd.DataFrame, referrals: pd.DataFrame) -> Path:
@@ -57,6 +59,7 @@ def build(path: Path, night: str, policy_id: str, items: pd.DataFrame, referrals
             f"<title>外展名单汇总 {html.escape(night)}</title><style>body{{font-family:sans-serif;margin:24px;"
             "max-width:1200px}</style></head><body>" + "".join(parts) + "</body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_plotly_asset(path.parent.parent)
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(path)

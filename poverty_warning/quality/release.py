@@ -60,3 +60,11 @@ def latest(con: duckdb.DuckDBPyConnection, night: str) -> Release | None:
     if row is None:
         return None
     return Release(night, row[0], row[1], row[2].isoformat(), json.loads(row[3]))
+
+
+def covers(con: duckdb.DuckDBPyConnection, night: str, verdict: dict) -> bool:
+    """Whether a release lets the night publish: the latest release overruled every critical finding the
+    night has now (a rerun that finds something new needs a new decision)."""
+    decision = latest(con, night)
+    critical = {f["message"] for f in verdict.get("findings", []) if f["severity"] == "critical"}
+    return decision is not None and critical <= set(decision.overruled)
