@@ -144,7 +144,8 @@ def judge(con: duckdb.DuckDBPyConnection, night: str, expect_daily_claims: bool 
             impact="当晚名单暂停发布：没有当天的结算，新发生的医疗负担无法计入，名单会漏掉当晚就医的家庭",
             action="请联系数据提供方补送当晚结算文件后重跑当晚；若当晚确实没有结算（如系统停机），可由审核人放行"))
     earlier = [v for d, v in sorted(per_day.items()) if d < night][-int(cfg["volume"]["trailing_nights"]):]
-    if expect_daily_claims and len(earlier) >= int(cfg["volume"]["min_history_nights"]):
+    # A missing delivery is said once (freshness), not again as a volume of 0%.
+    if expect_daily_claims and night in per_day and len(earlier) >= int(cfg["volume"]["min_history_nights"]):
         typical = median(earlier)
         figures["claims_rows_trailing_median"] = typical
         ratio = tonight / typical if typical else 1.0
