@@ -54,6 +54,9 @@ def run_demo(ws: Workspace, city: str, persons: int, night: str) -> None:
         print(f"  {f.relative_to(ws.root)}: " + ", ".join(sorted(p.name for p in f.iterdir())))
     reports = ws.root / "reports" / night
     print(f"Data-quality report: {reports / 'quality.html'}")
+    for f in sorted((reports / "lists").glob("*.csv")):
+        rows = sum(1 for _ in f.open(encoding="utf-8-sig")) - 1
+        print(f"  warning list {f.name}: {rows} rows (masked, by sub-district; .xlsx beside it)")
     print(f"Nightly summary page: {reports / 'summary.html'}")
     print(f"GX Data Docs: {ws.root / 'gx' / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}")
     print(f"DuckDB warehouse: {ws.duckdb_path}  (marts.fct_*, marts.household_risk_scores, meta.*)")
