@@ -11,6 +11,7 @@ import pandas as pd
 from poverty_warning.contract import CATEGORY_NAMES_ZH
 from poverty_warning.policy.parameters import all_defaults
 from poverty_warning.policy import Policy, available, load_policy
+from poverty_warning.policy.hardship import load_measures
 
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
@@ -113,6 +114,10 @@ def write(con: duckdb.DuckDBPyConnection) -> None:
         con.register("frame", frame)
         con.execute(f"CREATE OR REPLACE TABLE policy.{name} AS SELECT * FROM frame")
         con.unregister("frame")
+    measures = pd.DataFrame([m.model_dump() for m in load_measures()])
+    con.register("frame", measures)
+    con.execute("CREATE OR REPLACE TABLE policy.hardship_measures AS SELECT * FROM frame")
+    con.unregister("frame")
     defaults = all_defaults()
     con.register("frame", defaults)
     con.execute("CREATE OR REPLACE TABLE policy.parameter_defaults AS "
