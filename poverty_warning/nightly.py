@@ -123,11 +123,12 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
     try:
         counts = write_contract_outputs(con, night, out)
         cases = outreach.decide(con, night, policy_id)
+        hardship = con.execute("SELECT * FROM marts.fct_hardship_by_subdistrict").df()
     finally:
         con.close()
     folders = delivery.write_outbox(ws.outbox, night, cases.items, cases.referrals)
     summary = summary_page.build(ws.root / "reports" / night / "summary.html", night, policy_id,
-                                 cases.items, cases.referrals)
+                                 cases.items, cases.referrals, hardship)
     sent = int(cases.items["sent"].sum()) if len(cases.items) else 0
     log.info("publish %s (%s): %s; %d list rows sent in %d folders", night, policy_id, counts, sent, len(folders))
     return {"outputs": str(out), "counts": counts, "list_rows_sent": sent, "outbox_folders": len(folders),

@@ -106,9 +106,9 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
     return {k: (_frame(v, columns[k]) if k in columns and not v else pd.DataFrame(v)) for k, v in t.items()}
 
 
-def write(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)write the policy tables of every pack and the city parameter defaults."""
-    policies = [load_policy(pid) for pid in available()]
+def write(con: duckdb.DuckDBPyConnection, policies: list[Policy] | None = None) -> None:
+    """(Re)write the policy tables of every pack (or of the packs given) and the city parameter defaults."""
+    policies = policies if policies is not None else [load_policy(pid) for pid in available()]
     con.execute("CREATE SCHEMA IF NOT EXISTS policy")
     for name, frame in flatten(policies).items():
         con.register("frame", frame)
