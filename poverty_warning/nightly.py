@@ -19,7 +19,7 @@ from poverty_warning.ingest import landing
 from poverty_warning.outreach import cases as outreach
 from poverty_warning.quality import batch_checks as quality
 from poverty_warning.quality import report as quality_report
-from poverty_warning.publish import summary_page
+from poverty_warning.publish import kpi_page, summary_page
 from poverty_warning.policy import load_policy
 from poverty_warning.publish.contract_outputs import write_contract_outputs
 from poverty_warning.transform import transform as run_transform
@@ -124,6 +124,7 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
         counts = write_contract_outputs(con, night, out)
         cases = outreach.decide(con, night, policy_id)
         hardship = con.execute("SELECT * FROM marts.fct_hardship_by_subdistrict").df()
+        kpi_page.build(con, ws.root / "reports" / night / "kpi.html", night, policy_id)
     finally:
         con.close()
     folders = delivery.write_outbox(ws.outbox, night, cases.items, cases.referrals)

@@ -22,7 +22,7 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
     t: dict[str, list[dict]] = {k: [] for k in (
         "policies", "category_order", "benefit_tracks", "rates", "limits", "combined_caps",
         "cash_items", "disease_codes", "subsidy_grants", "rules", "rule_visit_types",
-        "rule_member_categories", "warning_levels", "category_names")}
+        "rule_member_categories", "warning_levels", "category_names", "fund_targets")}
     for p in policies:
         pid = p.policy_id
         t["policies"].append(dict(
@@ -95,6 +95,8 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
                 t["rule_visit_types"].append(dict(policy_id=pid, rule=r.rule, visit_type=vt))
             for cat in r.member_categories:
                 t["rule_member_categories"].append(dict(policy_id=pid, rule=r.rule, category=cat))
+        for ft in p.fund_targets:
+            t["fund_targets"].append(dict(policy_id=pid, **ft.model_dump()))
         for w in p.warning_levels:
             t["warning_levels"].append(dict(policy_id=pid, level=w.level, ratio=w.ratio,
                                             label_zh=w.label_zh, clause=w.clause))
@@ -102,6 +104,7 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
     columns = {
         "rule_visit_types": ["policy_id", "rule", "visit_type"],
         "rule_member_categories": ["policy_id", "rule", "category"],
+        "fund_targets": ["policy_id", "target", "kind", "label_zh", "minimum", "maximum", "disease_list", "clause"],
     }
     return {k: (_frame(v, columns[k]) if k in columns and not v else pd.DataFrame(v)) for k, v in t.items()}
 
