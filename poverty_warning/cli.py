@@ -217,6 +217,28 @@ def evaluate(
 
 
 @app.command()
+def simulate(
+    policy: str = typer.Option(..., help="policy id, e.g. shanghai-2022"),
+    as_of: str = typer.Option(..., "--as-of", help="the date the lists are judged on, YYYY-MM-DD"),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="KEY=VALUE: a pack figure to change (repeatable)"),
+    out: Optional[Path] = typer.Option(None, help="scenario folder (default <data>/scenarios/<policy>-<as-of>)"),
+) -> None:
+    """Re-run the models on the warehouse with a pack figure changed; compare lists and the fund's cost."""
+    _quiet_logs()
+    from poverty_warning.simulation import ScenarioError, simulate as run_simulation, summary_line
+
+    ws = Workspace.default()
+    day = _date(as_of, "--as-of")
+    folder = out or ws.root / "scenarios" / f"{policy}-{day}"
+    try:
+        figures = run_simulation(ws, policy, day, list(set_ or []), folder)
+    except (ScenarioError, *_user_errors()) as exc:
+        _fail(str(exc))
+    typer.echo(f"scenario written to {folder} (scenario.html, households_*.csv, fund_by_benefit_category.csv)")
+    typer.echo(summary_line(figures))
+
+
+@app.command()
 def benchmark(
     persons: int = typer.Option(200000, help="residents in the synthetic city"),
     months: int = typer.Option(18, help="months of claims history"),

@@ -21,7 +21,7 @@ from poverty_warning.quality import batch_checks as quality
 from poverty_warning.quality import release as releases
 from poverty_warning.quality import report as quality_report
 from poverty_warning.quality import warning_lists
-from poverty_warning.publish import summary_page
+from poverty_warning.publish import kpi_page, summary_page
 from poverty_warning.policy import load_policy
 from poverty_warning.publish.contract_outputs import write_contract_outputs
 from poverty_warning.transform import transform as run_transform
@@ -138,11 +138,13 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
             raise PublishBlocked("；".join(reasons) or "batch checks failed")
         counts = write_contract_outputs(con, night, out)
         cases = outreach.decide(con, night, policy_id)
+        hardship = con.execute("SELECT * FROM marts.fct_hardship_by_subdistrict").df()
+        kpi_page.build(con, ws.root / "reports" / night / "kpi.html", night, policy_id)
     finally:
         con.close()
     folders = delivery.write_outbox(ws.outbox, night, cases.items, cases.referrals)
     summary = summary_page.build(ws.root / "reports" / night / "summary.html", night, policy_id,
-                                 cases.items, cases.referrals)
+                                 cases.items, cases.referrals, hardship)
     sent = int(cases.items["sent"].sum()) if len(cases.items) else 0
     log.info("publish %s (%s): %s; %d list rows sent in %d folders", night, policy_id, counts, sent, len(folders))
     return {"outputs": str(out), "counts": counts, "list_rows_sent": sent, "outbox_folders": len(folders),

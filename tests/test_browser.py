@@ -113,3 +113,21 @@ def test_data_docs_show_chinese_descriptions_and_asset_names(browser, night):
     text = page.locator("body").inner_text()
     assert "医保结算：每一行都应满足“claim_id 不重复”" in text
     assert "nightly_batches.claims" in text and "Data asset: None" not in text
+
+def test_kpi_page_shows_the_funds_targets_with_their_clauses(browser, tmp_path):
+    import datetime as dt
+
+    from poverty_warning.synth.generator import generate
+
+    feeds = tmp_path / "feeds"
+    generate("wuhai", 1500, dt.date(2023, 1, 1), dt.date(2023, 9, 30), 3, feeds)
+    ws = Workspace(tmp_path / "data")
+    nightly.run_night(ws, feeds, "2023-09-30", "wuhai-2020")
+    page, errors = open_page(browser, ws.root / "reports" / "2023-09-30" / "kpi.html")
+    assert not errors, errors
+    assert "医疗救助基金目标" in page.title()
+    text = page.content()
+    assert "重特大疾病救助人次占直接救助人次比例" in text and "≥ 28%" in text and "seed 002" in text
+    assert "历年累计结余占当年筹集基金比例" in text and "无法计算" in text  # no fund_accounts delivered
+    assert page.locator("td.met, td.missed").count() >= 2  # the person-time share is judged, not left blank
+    assert page.locator(".main-svg").count() >= 1  # the monthly trend

@@ -122,6 +122,10 @@ FEEDS: dict[str, Feed] = {f.name: f for f in (
         _c("program_id", TEXT, True), _c("name", TEXT, True), _c("diagnosis_prefixes", TEXT),
         _c("min_age", INT), _c("max_age", INT), _c("max_amount", AMOUNT), _c("capacity", INT),
     ), key=("program_id",)),
+    Feed("fund_accounts", (
+        _c("year", INT, True), _c("funding", AMOUNT, True), _c("spending", AMOUNT, True),
+        _c("balance", AMOUNT, True), _c("as_of", DATE),
+    ), key=("year",)),
     Feed("outreach_feedback", (
         _c("case_id", TEXT, True), _c("status", ENUM, True, enum=FEEDBACK_STATUSES),
         _c("updated_at", DATE, True), _c("consent_to_charity", BOOL), _c("note", TEXT),
@@ -131,7 +135,7 @@ FEEDS: dict[str, Feed] = {f.name: f for f in (
 # Feeds are landed in this order so that reference checks (person exists) see
 # the persons landed in the same night.
 LANDING_ORDER = ("persons", "parameters", "household_income", "assistance_categories",
-                 "enrollment", "claims", "charity_programs", "outreach_feedback")
+                 "enrollment", "claims", "charity_programs", "fund_accounts", "outreach_feedback")
 
 AMOUNT_COLUMNS = [c.name for c in FEEDS["claims"].columns if c.type == AMOUNT]
 

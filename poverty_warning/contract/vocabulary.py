@@ -46,6 +46,7 @@ FEED_ZH = {
     "claims": "医保结算",
     "parameters": "城市参数",
     "charity_programs": "慈善项目",
+    "fund_accounts": "医疗救助基金账户",
     "outreach_feedback": "走访反馈",
 }
 FEED_AGENCY_ZH = {
@@ -56,5 +57,6 @@ FEED_AGENCY_ZH = {
     "claims": "医保局（医保结算系统）",
     "parameters": "医保局（按统计、民政、人社部门公布的数字维护）",
     "charity_programs": "慈善总会",
+    "fund_accounts": "医保局（医疗救助基金财务）",
     "outreach_feedback": "各街道（乡镇）",
 }

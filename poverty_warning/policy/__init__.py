@@ -189,6 +189,26 @@ class WarningLevel(_Strict):
     clause: str = Field(min_length=3)
 
 
+class FundTarget(_Strict):
+    """A target the document sets for the fund itself (a share that must be reached or not exceeded)."""
+    target: str = Field(pattern=r"^[a-z0-9_]+$")
+    kind: Literal["catastrophic_share_of_assisted_claims", "balance_share_of_funding",
+                  "subsidised_enrollment_rate", "entitled_paid_in_full_rate"]
+    label_zh: str = Field(min_length=2)
+    minimum: float | None = Field(None, ge=0, le=1)
+    maximum: float | None = Field(None, ge=0, le=1)
+    disease_list: str | None = None
+    clause: str = Field(min_length=3)
+
+    @model_validator(mode="after")
+    def _bound(self):
+        if (self.minimum is None) == (self.maximum is None):
+            raise ValueError(f"fund target {self.target}: give exactly one of minimum and maximum")
+        if self.kind == "catastrophic_share_of_assisted_claims" and not self.disease_list:
+            raise ValueError(f"fund target {self.target}: a disease_list is required")
+        return self
+
+
 class Policy(_Strict):
     policy_id: str
     city: str
@@ -213,6 +233,7 @@ class Policy(_Strict):
     warning_window: Literal["trailing_12_whole_months", "year_to_date"] = "trailing_12_whole_months"
     warning_amount: Literal["personal_burden", "assistance_base"] = "personal_burden"
     warning_clause: str = "configurable: personal burden over the 12 whole months before the as-of month"
+    fund_targets: list[FundTarget] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
     _cats = field_validator("category_order")(_check_categories)
@@ -223,6 +244,9 @@ class Policy(_Strict):
         for r in self.rules:
             if r.line_catastrophic_list and r.line_catastrophic_list not in lists:
                 raise ValueError(f"rule {r.rule} names unknown disease list {r.line_catastrophic_list!r}")
+        for t in self.fund_targets:
+            if t.disease_list and t.disease_list not in lists:
+                raise ValueError(f"fund target {t.target} names unknown disease list {t.disease_list!r}")
         for b in self.benefits:
             if b.diagnoses and b.diagnoses not in lists:
                 raise ValueError(f"benefit {b.benefit}/{b.track} names unknown disease list {b.diagnoses!r}")

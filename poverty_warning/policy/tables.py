@@ -11,6 +11,7 @@ import pandas as pd
 from poverty_warning.contract import CATEGORY_NAMES_ZH
 from poverty_warning.policy.parameters import all_defaults
 from poverty_warning.policy import Policy, available, load_policy
+from poverty_warning.policy.hardship import load_measures
 
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
@@ -21,7 +22,7 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
     t: dict[str, list[dict]] = {k: [] for k in (
         "policies", "category_order", "benefit_tracks", "rates", "limits", "combined_caps",
         "cash_items", "disease_codes", "subsidy_grants", "rules", "rule_visit_types",
-        "rule_member_categories", "warning_levels", "category_names")}
+        "rule_member_categories", "warning_levels", "category_names", "fund_targets")}
     for p in policies:
         pid = p.policy_id
         t["policies"].append(dict(
@@ -94,6 +95,8 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
                 t["rule_visit_types"].append(dict(policy_id=pid, rule=r.rule, visit_type=vt))
             for cat in r.member_categories:
                 t["rule_member_categories"].append(dict(policy_id=pid, rule=r.rule, category=cat))
+        for ft in p.fund_targets:
+            t["fund_targets"].append(dict(policy_id=pid, **ft.model_dump()))
         for w in p.warning_levels:
             t["warning_levels"].append(dict(policy_id=pid, level=w.level, ratio=w.ratio,
                                             label_zh=w.label_zh, clause=w.clause))
@@ -101,18 +104,23 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
     columns = {
         "rule_visit_types": ["policy_id", "rule", "visit_type"],
         "rule_member_categories": ["policy_id", "rule", "category"],
+        "fund_targets": ["policy_id", "target", "kind", "label_zh", "minimum", "maximum", "disease_list", "clause"],
     }
     return {k: (_frame(v, columns[k]) if k in columns and not v else pd.DataFrame(v)) for k, v in t.items()}
 
 
-def write(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)write the policy tables of every pack and the city parameter defaults."""
-    policies = [load_policy(pid) for pid in available()]
+def write(con: duckdb.DuckDBPyConnection, policies: list[Policy] | None = None) -> None:
+    """(Re)write the policy tables of every pack (or of the packs given) and the city parameter defaults."""
+    policies = policies if policies is not None else [load_policy(pid) for pid in available()]
     con.execute("CREATE SCHEMA IF NOT EXISTS policy")
     for name, frame in flatten(policies).items():
         con.register("frame", frame)
         con.execute(f"CREATE OR REPLACE TABLE policy.{name} AS SELECT * FROM frame")
         con.unregister("frame")
+    measures = pd.DataFrame([m.model_dump() for m in load_measures()])
+    con.register("frame", measures)
+    con.execute("CREATE OR REPLACE TABLE policy.hardship_measures AS SELECT * FROM frame")
+    con.unregister("frame")
     defaults = all_defaults()
     con.register("frame", defaults)
     con.execute("CREATE OR REPLACE TABLE policy.parameter_defaults AS "

@@ -23,6 +23,13 @@ CONTRACT_QUERIES = {
                             "household_id, subdistrict_code FROM marts.fct_enrollment_gaps ORDER BY person_id"),
 }
 
+# Extra outputs beside the contract's five files (the contract allows extra files and columns).
+EXTRA_QUERIES = {
+    "hardship_measures.csv": ("SELECT household_id, measure, met, oop_amount, income_amount, reference_amount, "
+                              "oop_share, threshold, label_zh, subdistrict_code FROM marts.fct_hardship_measures "
+                              "ORDER BY household_id, measure"),
+}
+
 
 def write_query_csv(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
     """Write a query's rows as UTF-8 CSV with a header, atomically; return the row count."""
@@ -40,7 +47,8 @@ def write_query_csv(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int
 
 
 def write_contract_outputs(con: duckdb.DuckDBPyConnection, night: str, out: Path) -> dict[str, int]:
-    """candidates, entitlements, enrollment gaps, and the night's load report and quarantine."""
+    """candidates, entitlements, enrollment gaps, the night's load report and quarantine, and the extra
+    outputs (hardship measures side by side)."""
     counts = {name: write_query_csv(con, sql, out / name) for name, sql in CONTRACT_QUERIES.items()}
     counts["load_report.csv"] = write_query_csv(
         con, "SELECT feed, file, rows_received, rows_loaded, rows_quarantined FROM meta.landed_files "
@@ -49,4 +57,5 @@ def write_contract_outputs(con: duckdb.DuckDBPyConnection, night: str, out: Path
         con, "SELECT feed, file, row_number, reason FROM raw.quarantine "
              f"WHERE night = DATE '{night}' ORDER BY feed, file, row_number", out / "quarantine.csv")
     assert set(counts) == set(OUTPUTS)
+    counts.update({name: write_query_csv(con, sql, out / name) for name, sql in EXTRA_QUERIES.items()})
     return counts

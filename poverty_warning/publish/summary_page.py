@@ -22,7 +22,23 @@ def _fig(fig: go.Figure, div_id: str, first: bool) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=f"../{PLOTLY_ASSET}" if first else False, div_id=div_id)
 
 
-def build(path: Path, night: str, policy_id: str, items: pd.DataFrame, referrals: pd.DataFrame) -> Path:
+def hardship_table(counts: pd.DataFrame) -> str:
+    """Households meeting each hardship measure, side by side per sub-district (marts.fct_hardship_by_subdistrict)."""
+    if counts is None or counts.empty:
+        return ""
+    table = counts.pivot_table(index="subdistrict_code", columns="label_zh", values="households_met",
+                               aggfunc="sum", fill_value=0)
+    table.loc["合计"] = table.sum()
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    body = "".join(f"<tr><td>{html.escape(str(idx))}</td>" + "".join(f"<td>{int(v)}</td>" for v in row) + "</tr>"
+                   for idx, row in table.iterrows())
+    return ("<h2>困难测度对照（按街道，符合的户数）</h2><p>本市认定规则与国际、国家测度并列：近12个整月个人负担医疗费用"
+            "分别对照家庭收入（SDG 3.8.2）、支付能力（收入扣除低保线后的40%）和上年人均可支配收入50%的监测线。</p>"
+            f"<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>街道</th>{head}</tr>{body}</table>")
+
+
+def build(path: Path, night: str, policy_id: str, items: pd.DataFrame, referrals: pd.DataFrame,
+          hardship: pd.DataFrame | None = None) -> Path:
     parts = [f"<h1>外展名单汇总 · {html.escape(night)} · {html.escape(policy_id)}</h1>"]
     if items.empty:
         parts.append("<p>今晚没有需要外展的家庭。</p>")
@@ -55,6 +71,7 @@ def build(path: Path, night: str, policy_id: str, items: pd.DataFrame, referrals
             counts = referrals.groupby("program_name").size().reset_index(name="户数")
             parts.append(_fig(px.bar(counts, x="program_name", y="户数", title="慈善转介（已同意）",
                                      labels={"program_name": "慈善项目"}), "referrals", first))
+    parts.append(hardship_table(hardship))
     page = ("<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
             f"<title>外展名单汇总 {html.escape(night)}</title><style>body{{font-family:sans-serif;margin:24px;"
             "max-width:1200px}</style></head><body>" + "".join(parts) + "</body></html>")
