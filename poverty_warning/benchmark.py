@@ -37,10 +37,10 @@ def run(persons: int, months: int, city: str = "shanghai", keep: Path | None = N
         figures["backfill_rows_per_s"] = landed["rows_received"] / figures["backfill_s"]
         nightly.transform(ws, before, policy)
         t = time.perf_counter()
-        nightly = nightly.ingest(ws, feeds, end.isoformat())
+        night_landed = nightly.ingest(ws, feeds, end.isoformat())
         verdict = nightly.validate(ws, end.isoformat())
         figures["night_ingest_validate_s"] = time.perf_counter() - t
-        figures["night_rows"] = nightly["rows_received"]
+        figures["night_rows"] = night_landed["rows_received"]
         t = time.perf_counter()
         nightly.transform(ws, end.isoformat(), policy)
         figures["night_dbt_build_s"] = time.perf_counter() - t
