@@ -21,7 +21,8 @@ deductibles as (
     select
         c.claim_id,
         c.benefit,
-        max(coalesce(l.fixed_value, p.parameter_value * l.multiplier)) as deductible
+        max(coalesce(l.fixed_value, p.parameter_value * l.multiplier)) as deductible,
+        max(l.clause) as deductible_clause
     from covered as c
     inner join scheme_of_claim as s on s.claim_id = c.claim_id
     inner join limits as l
@@ -38,6 +39,9 @@ thresholds as (
     select
         c.*,
         d.claim_id is not null as has_deductible,
+        d.deductible,
+        d.deductible_clause,
+        coalesce(o.expected_assistance, 0) as deductible_offset,
         coalesce(d.deductible, 0) + coalesce(o.expected_assistance, 0) as threshold,
         d.claim_id is not null and d.deductible is null as deductible_unknown
     from covered as c
@@ -77,6 +81,9 @@ days as (
         sum(assessable_base * rate) as raw_assistance,
         max(case when has_deductible then 1 else 0 end) = 1 as has_deductible,
         max(case when deductible_unknown then 1 else 0 end) = 1 as deductible_unknown,
+        max(deductible) as deductible,
+        max(deductible_clause) as deductible_clause,
+        max(deductible_offset) as deductible_offset,
         count(*) as claims
     from assessed
     group by person_id, claim_year, benefit, track, category, claim_date
@@ -85,7 +92,8 @@ days as (
 daily_capped as (
     select
         d.*,
-        min(coalesce(l.fixed_value, p.parameter_value * l.multiplier)) as daily_cap
+        min(coalesce(l.fixed_value, p.parameter_value * l.multiplier)) as daily_cap,
+        max(l.clause) as daily_cap_clause
     from days as d
     left join limits as l
         on l.kind = 'daily_cap' and l.benefit = d.benefit and l.track = d.track
@@ -94,7 +102,8 @@ daily_capped as (
     left join parameters as p
         on p.parameter_name = l.parameter_name and p.parameter_year = d.claim_year
     group by d.person_id, d.claim_year, d.benefit, d.track, d.category, d.claim_date, d.category_rank, d.rate,
-        d.base_amount, d.assessable_base, d.raw_assistance, d.has_deductible, d.deductible_unknown, d.claims
+        d.base_amount, d.assessable_base, d.raw_assistance, d.has_deductible, d.deductible_unknown, d.claims,
+        d.deductible, d.deductible_clause, d.deductible_offset
 ),
 
 monthly as (
@@ -107,14 +116,19 @@ monthly as (
         (select min(l.fixed_value) from limits as l
          where l.kind = 'monthly_visits' and l.benefit = c.benefit and l.track = c.track
             and (l.category is null or l.category = c.category)
-            and c.claim_date between l.valid_from and l.valid_to) as monthly_days_limit
+            and c.claim_date between l.valid_from and l.valid_to) as monthly_days_limit,
+        (select max(l.clause) from limits as l
+         where l.kind = 'monthly_visits' and l.benefit = c.benefit and l.track = c.track
+            and (l.category is null or l.category = c.category)
+            and c.claim_date between l.valid_from and l.valid_to) as monthly_days_clause
     from daily_capped as c
 )
 
 select
     person_id, claim_year, benefit, track, category, category_rank, claim_date, rate,
     base_amount, assessable_base, raw_assistance, daily_cap, monthly_days_limit, claims,
-    has_deductible, deductible_unknown,
+    has_deductible, deductible_unknown, deductible, deductible_offset, deductible_clause,
+    daily_cap_clause, monthly_days_clause, day_in_month,
     least(raw_assistance, coalesce(daily_cap, raw_assistance)) as after_daily_cap,
     case
         when monthly_days_limit is not null and day_in_month > monthly_days_limit then 0

@@ -77,6 +77,13 @@ measured as (
         i.household_size,
         i.subdistrict_code,
         i.assets_within_limit,
+        i.assessed_on,
+        i.members_without_fixed_income,
+        r.window_start,
+        r.window_end,
+        imp.parameter_value as imputed_monthly_income,
+        cast(extract(year from {{ as_of() }}) + r.line_year_offset as integer) as line_year,
+        ch.household_id is not null as catastrophic_line_applies,
         i.annual_disposable_income,
         i.annual_disposable_income
             + coalesce(i.members_without_fixed_income * 12 * imp.parameter_value, 0) as income_amount,

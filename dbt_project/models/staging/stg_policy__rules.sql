@@ -14,5 +14,10 @@ select
     cast(line_catastrophic_list as varchar) as line_catastrophic_list,
     cast(assets_test as boolean) as assets_test,
     reason_zh,
-    threshold_clause
+    threshold_clause,
+    window_clause,
+    line_clause,
+    residual_line_clause,
+    impute_clause,
+    assets_clause
 from {{ source('policy', 'rules') }}

@@ -1,0 +1,103 @@
+-- The trail of each identification rule's burden: every claim of a household from the start of the
+-- year the rule's window opens in up to the as-of date, counted or not and why. The counted claims
+-- are exactly the ones int_rule_measures sums (a data test holds the two together).
+with rules as (
+    select
+        r.*,
+        {{ window_start('r.window_kind') }} as window_start,
+        {{ window_end('r.window_kind') }} as window_end
+    from {{ ref('stg_policy__rules') }} as r
+    where r.policy_id = {{ policy_id() }}
+),
+
+reversed as (
+    select distinct reversal_of as claim_id from {{ ref('stg_claims') }} where reversal_of is not null
+),
+
+all_claims as (
+    -- Netted claims as the models see them, and the reversed pairs they leave out, dated the same way.
+    select
+        s.claim_id,
+        s.person_id,
+        p.household_id,
+        s.visit_type,
+        s.admit_date,
+        s.discharge_date,
+        s.settle_date,
+        case when s.visit_type = 'inpatient' then coalesce(s.discharge_date, s.settle_date) else s.settle_date end as claim_date,
+        s.in_city,
+        s.total_cost,
+        s.policy_scope_cost,
+        s.basic_fund_paid,
+        s.assistance_paid,
+        s.self_pay_in_scope,
+        s.self_pay_out_scope,
+        s.reversal_of,
+        n.claim_id is null as is_reversed
+    from {{ ref('stg_claims') }} as s
+    inner join {{ ref('stg_persons') }} as p on p.person_id = s.person_id
+    left join {{ ref('int_claims_netted') }} as n on n.claim_id = s.claim_id
+    left join reversed as r on r.claim_id = s.claim_id
+    where n.claim_id is not null or s.reversal_of is not null or r.claim_id is not null
+),
+
+members as (
+    -- Members holding a category a member rule is limited to, on the as-of date (as int_rule_measures).
+    select distinct m.rule, cat.person_id
+    from {{ ref('stg_policy__rule_member_categories') }} as m
+    inner join {{ ref('stg_assistance_categories') }} as cat
+        on cat.category = m.category and {{ as_of() }} between cat.valid_from and cat.valid_to
+    where m.policy_id = {{ policy_id() }}
+),
+
+classified as (
+    select
+        r.rule,
+        c.*,
+        r.window_start,
+        r.window_end,
+        r.amount_kind,
+        case r.amount_kind
+            when 'personal_burden' then c.self_pay_in_scope + c.self_pay_out_scope
+            else c.self_pay_in_scope + c.assistance_paid
+        end as amount,
+        case
+            when c.is_reversed then 'reversed'
+            when c.claim_date not between r.window_start and r.window_end then 'out_of_window'
+            when r.in_city_only and not c.in_city then 'out_of_city'
+            when v.visit_type is null then 'visit_type_not_counted'
+            when r.kind = 'member_amount' and m.person_id is null then 'member_not_in_category'
+        end as exclusion_reason
+    from rules as r
+    inner join all_claims as c
+        on c.claim_date between cast({{ dbt.date_trunc('year', 'r.window_start') }} as date) and {{ as_of() }}
+    left join {{ ref('stg_policy__rule_visit_types') }} as v
+        on v.policy_id = r.policy_id and v.rule = r.rule and v.visit_type = c.visit_type
+    left join members as m on m.rule = r.rule and m.person_id = c.person_id
+)
+
+select
+    rule,
+    household_id,
+    person_id,
+    claim_id,
+    claim_date,
+    visit_type,
+    admit_date,
+    discharge_date,
+    settle_date,
+    in_city,
+    total_cost,
+    policy_scope_cost,
+    basic_fund_paid,
+    assistance_paid,
+    self_pay_in_scope,
+    self_pay_out_scope,
+    reversal_of,
+    window_start,
+    window_end,
+    amount_kind,
+    amount,
+    exclusion_reason is null as is_counted,
+    exclusion_reason
+from classified
