@@ -41,8 +41,9 @@ def _user_errors():
     from poverty_warning.ingest.feeds import FeedFileError
     from poverty_warning.nightly import PublishBlocked
     from poverty_warning.policy import PolicyError
+    from poverty_warning.publish.trail import TrailError
     from poverty_warning.transform import TransformError
-    return (FeedFileError, PolicyError, PublishBlocked, TransformError, ValueError, OSError)
+    return (FeedFileError, PolicyError, PublishBlocked, TrailError, TransformError, ValueError, OSError)
 
 
 @app.command()
@@ -91,6 +92,41 @@ def assess(
     except _user_errors() as exc:
         _fail(str(exc))
     typer.echo(f"wrote {out}: " + ", ".join(f"{k} {v} rows" for k, v in counts.items()))
+
+
+@app.command()
+def explain(
+    household: str = typer.Option(..., help="household id"),
+    as_of: str = typer.Option(..., "--as-of", help="assessment date YYYY-MM-DD"),
+    policy: Optional[str] = typer.Option(None, help="policy id (with --feeds: default $POVERTY_WARNING_POLICY or "
+                                                    "shanghai-2022; without: must be the warehouse's)"),
+    feeds: Optional[Path] = typer.Option(None, help="feeds directory: compute as `assess` does instead of reading "
+                                                    "the nightly warehouse"),
+    html: Optional[Path] = typer.Option(None, "--html", help="also write the trail as an HTML page"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """How each number of a household was reached: claims, entitlements, rule tests, warning (in Chinese)."""
+    _quiet_logs(verbose)
+    from poverty_warning.nightly import explain as run_explain
+    from poverty_warning.publish import trail
+
+    day = _date(as_of, "--as-of")
+    if day > dt.date.today().isoformat():
+        _fail(f"--as-of {day} is in the future")
+    if feeds is not None and policy is None:
+        policy = os.environ.get("POVERTY_WARNING_POLICY", "shanghai-2022")
+    try:
+        found = run_explain(household, day, policy, feeds)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    typer.echo(trail.text(found), nl=False)
+    if html is not None:
+        page = trail.html_page(f"计算明细 {household} {day}", [(f"家庭 {household}", trail.sections(found))])
+        try:
+            html.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot write {html}: {exc}")
+        typer.echo(f"wrote {html}")
 
 
 @app.command("run-night")

@@ -6,6 +6,7 @@ writer at a time, and each is idempotent for its night.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import tempfile
@@ -143,6 +144,7 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
     finally:
         con.close()
     folders = delivery.write_outbox(ws.outbox, night, cases.items, cases.referrals)
+    _write_case_trails(ws, night, cases.items)
     summary = summary_page.build(ws.root / "reports" / night / "summary.html", night, policy_id,
                                  cases.items, cases.referrals, hardship)
     sent = int(cases.items["sent"].sum()) if len(cases.items) else 0
@@ -179,6 +181,17 @@ def release_and_publish(ws: Workspace, night: str, policy_id: str, reviewer: str
     result["delivery"] = deliver(ws, night, webhook)
     result["release"] = decision
     return result
+
+
+def _write_case_trails(ws: Workspace, night: str, items) -> None:
+    """计算明细 beside each sub-district's lists (publish/trail.py)."""
+    from poverty_warning.publish.trail import write_case_trails
+
+    con = _connect(ws)
+    try:
+        write_case_trails(con, ws.outbox, night, items)
+    finally:
+        con.close()
 
 
 def deliver(ws: Workspace, night: str, webhook: "delivery.Webhook | None" = None) -> dict:
@@ -224,21 +237,54 @@ def run_night(ws: Workspace, feeds_dir: Path, night: str, policy_id: str, expect
     return result
 
 
-def assess(feeds_dir: Path, policy_id: str, as_of: str, out: Path) -> dict[str, int]:
-    """The contract's `assess`: same ingestion, checks and models, on a throw-away workspace.
-
-    File-level faults raise before anything is written to `out`.
-    """
+@contextlib.contextmanager
+def throwaway_warehouse(feeds_dir: Path, policy_id: str, as_of: str):
+    """The feeds ingested and modelled under a policy in a temporary workspace, for one date."""
     load_policy(policy_id)
     with tempfile.TemporaryDirectory(prefix="poverty-warning-assess-") as tmp:
         ws = Workspace(Path(tmp))
         ingest(ws, feeds_dir, as_of)
         run_transform(ws, as_of, policy_id)
+        yield ws
+
+
+def assess(feeds_dir: Path, policy_id: str, as_of: str, out: Path) -> dict[str, int]:
+    """The contract's `assess`: same ingestion, checks and models, on a throw-away workspace.
+
+    File-level faults raise before anything is written to `out`.
+    """
+    with throwaway_warehouse(feeds_dir, policy_id, as_of) as ws:
         con = _connect(ws)
         try:
             return write_contract_outputs(con, as_of, out)  # each file renamed into place
         finally:
             con.close()
+
+
+def explain(household_id: str, as_of: str, policy_id: str | None = None, feeds_dir: Path | None = None,
+            ws: Workspace | None = None):
+    """A household's calculation trail: from feeds (as `assess` computes it), else from the nightly warehouse."""
+    from poverty_warning.publish import trail
+
+    if feeds_dir is not None:
+        with throwaway_warehouse(feeds_dir, policy_id, as_of) as tmp_ws:
+            con = _connect(tmp_ws)
+            try:
+                return trail.read_one(con, household_id, as_of)
+            finally:
+                con.close()
+    ws = ws or Workspace.default()
+    if not ws.duckdb_path.exists():
+        raise trail.TrailError(f"no nightly warehouse at {ws.duckdb_path}: run a night first, or pass --feeds")
+    con = connect(ws, read_only=True)
+    try:
+        built = trail.run_of(con)
+        if policy_id and built["policy_id"] != policy_id:
+            raise trail.TrailError(f"the warehouse was computed under {built['policy_id']}, not {policy_id}: "
+                                   "pass --feeds to explain under another policy")
+        return trail.read_one(con, household_id, as_of)
+    finally:
+        con.close()
 
 
 def build_dag(fileloc: str):

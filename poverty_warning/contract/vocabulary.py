@@ -60,3 +60,12 @@ FEED_AGENCY_ZH = {
     "fund_accounts": "医保局（医疗救助基金财务）",
     "outreach_feedback": "各街道（乡镇）",
 }
+VISIT_TYPE_ZH = {"outpatient": "门诊", "emergency": "急诊", "inpatient": "住院", "special_outpatient": "门诊慢特病"}
+RELATION_ZH = {"head": "户主", "spouse": "配偶", "child": "子女", "parent": "父母", "other": "其他"}
+EXCLUSION_ZH = {  # why a claim is not counted in a rule's burden (fct_trail_claims.exclusion_reason)
+    "reversed": "已冲销（与冲销记录相抵）",
+    "out_of_window": "不在计算期内",
+    "out_of_city": "非本市定点医疗机构",
+    "visit_type_not_counted": "就诊类型不计入此项",
+    "member_not_in_category": "该成员不属此项适用的救助身份",
+}
