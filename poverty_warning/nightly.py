@@ -276,7 +276,11 @@ def explain(household_id: str, as_of: str, policy_id: str | None = None, feeds_d
     ws = ws or Workspace.default()
     if not ws.duckdb_path.exists():
         raise trail.TrailError(f"no nightly warehouse at {ws.duckdb_path}: run a night first, or pass --feeds")
-    con = connect(ws, read_only=True)
+    try:
+        con = connect(ws, read_only=True)
+    except duckdb.IOException:  # tonight's run holds the file
+        raise trail.TrailError(f"the warehouse {ws.duckdb_path} is being written by a nightly run: "
+                               "try again when it has finished") from None
     try:
         built = trail.run_of(con)
         if policy_id and built["policy_id"] != policy_id:
