@@ -138,7 +138,7 @@ def _person(members: pd.DataFrame, person_id, masked: bool) -> str:
 
 def _parameter(name, year, value, source, carried) -> str:
     label = PARAMETER_ZH.get(name, name)
-    flag = "，沿用往年数据" if _yes(carried) else ""
+    flag = "" if carried is None or pd.isna(carried) else f"，当年未公布，沿用{int(carried)}年数据"
     return f"{int(year)}年{label} {money(value)}（来源：{source or '未知'}{flag}）"
 
 
@@ -169,7 +169,7 @@ def sections(trail: Trail, masked: bool = True) -> list[tuple[str, list[str]]]:
             name = r.get(f"{kind}_parameter")
             if isinstance(name, str) and name and not pd.isna(r[value_col]):
                 figures.append(_parameter(name, year, r[value_col], r.get(f"{kind}_source"),
-                                          r.get(f"{kind}_carried_forward")))
+                                          r.get(f"{kind}_carried_forward_from_year")))
     if figures:
         out.append(("使用的城市参数", [f"  {f}" for f in dict.fromkeys(figures)]))
 
@@ -270,6 +270,10 @@ def _rule_lines(r: pd.Series) -> list[str]:
         lines.append(f"  ({money(r['income_amount'])} − {money(r['burden_amount'])}) ÷ {int(r['household_size'])} ÷ 12 = "
                      f"{money(r['residual_monthly_per_capita'])} {sign} {money(r['residual_line'])}（低保标准）"
                      f" → {'达到' if met else '未达到'}{_clause(r['residual_line_clause'] or r['threshold_clause'])}")
+        if not pd.isna(r["monthly_per_capita_income"]):
+            alone = "<" if float(r["monthly_per_capita_income"]) < float(r["residual_line"]) else "≥"
+            lines.append(f"  未计医疗费用时：{money(r['income_amount'])} ÷ {int(r['household_size'])} ÷ 12 = "
+                         f"{money(r['monthly_per_capita_income'])} {alone} {money(r['residual_line'])}")
     if isinstance(r["line_parameter"], str) and r["kind"] != "member_amount":
         below = _yes(r["meets_income_line"])
         monthly = r["line_period"] == "monthly"
