@@ -96,8 +96,8 @@ def _land_batch(con, lake: Path, feed: str, batch, night: str) -> list[LandedFil
     checked = check(feed, frame, _reference(con, feed, frame))
     keep = frame.loc[checked.loaded_index, ["_file", "_delivery_date"]].reset_index(drop=True)
     loaded = pd.concat([checked.loaded, keep], axis=1)
-    lake_path = lake / feed / f"night={night}.parquet"
-    q_path = lake / "_quarantine" / feed / f"night={night}.parquet"
+    lake_path = _new_batch_path(lake / feed, night)
+    q_path = _new_batch_path(lake / "_quarantine" / feed, night)
     _write_loaded(con, feed, loaded, lake_path, night)
     _index_keys(con, feed, checked.loaded)
     _write_batch_projection(feed, frame, checked, lake / "_batches" / feed / f"night={night}.parquet")
@@ -118,6 +118,16 @@ def _land_batch(con, lake: Path, feed: str, batch, night: str) -> list[LandedFil
         result.append(LandedFile(ff.feed, ff.rel, received[ff.rel], n_loaded, n_q))
     log.info("landed %s: %d files, %d rows loaded, %d quarantined", feed, len(batch), len(loaded), len(quarantine))
     return result
+
+
+def _new_batch_path(folder: Path, night: str) -> Path:
+    """`night=<night>.parquet`, or `night=<night>.<n>.parquet` when the night already landed a batch of
+    this feed (a rerun that finds a late file): a landed batch is never overwritten."""
+    path, n = folder / f"night={night}.parquet", 1
+    while path.exists():
+        n += 1
+        path = folder / f"night={night}.{n}.parquet"
+    return path
 
 
 def _write_batch_projection(feed: str, frame: pd.DataFrame, checked, path: Path) -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import yaml
 
 from poverty_warning.contract import ids
 from poverty_warning.contract.vocabulary import BENEFIT_ZH, CATEGORY_NAMES_ZH, LEVEL_RANK, PRIORITY_ZH, RULE_ZH
+from poverty_warning import settings
 from poverty_warning.settings import DEFAULTS_DIR
 
 CONFIG = DEFAULTS_DIR / "outreach.yaml"
@@ -33,7 +33,7 @@ REFERRAL_LOG = """CREATE TABLE IF NOT EXISTS meta.referral_log (
 
 
 def load_config(path: Path = CONFIG) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return settings.outreach(path)
 
 
 def case_id(policy_id: str, household_id: str, reason_key: str) -> str:
@@ -162,8 +162,9 @@ def decide(con: duckdb.DuckDBPyConnection, night: str, policy_id: str, cfg: dict
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
     con.execute(CASE_LOG)
     con.execute(REFERRAL_LOG)
-    con.execute("DELETE FROM meta.case_log WHERE night >= CAST(? AS DATE)", [night])
-    con.execute("DELETE FROM meta.referral_log WHERE night >= CAST(? AS DATE)", [night])
+    # Only this night is recomputed (from the nights before it); later nights' history stays.
+    con.execute("DELETE FROM meta.case_log WHERE night = CAST(? AS DATE)", [night])
+    con.execute("DELETE FROM meta.referral_log WHERE night = CAST(? AS DATE)", [night])
     items = _items(con, night, policy_id, cfg)
     referrals = pd.DataFrame()
     if not items.empty:
