@@ -39,10 +39,10 @@ def _date(value: str, flag: str) -> str:
 def _user_errors():
     """The exceptions that are a user's mistake or a bad feed, not a bug."""
     from poverty_warning.ingest.feeds import FeedFileError
-    from poverty_warning.nightly import PublishBlocked
+    from poverty_warning.nightly import PublishHeld
     from poverty_warning.policy import PolicyError
     from poverty_warning.transform import TransformError
-    return (FeedFileError, PolicyError, PublishBlocked, TransformError, ValueError, OSError)
+    return (FeedFileError, PolicyError, PublishHeld, TransformError, ValueError, OSError)
 
 
 @app.command()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import duckdb
@@ -30,12 +29,11 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
     """`dbt build` (or another command) with the night's vars; raises TransformError naming what failed."""
     from dbt.cli.main import dbtRunner
 
-    os.environ["POVERTY_WARNING_DUCKDB"] = str(ws.duckdb_path)
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    # The warehouse path reaches profiles.yml as a var: the process environment is left alone.
     args = [command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
             "--target-path", str(ws.dbt_target), "--log-path", str(ws.dbt_logs),
-            "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id}),
-            "--quiet", "--no-use-colors"]
+            "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id, "duckdb_path": str(ws.duckdb_path)}),
+            "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats"]
     if select:
         args += ["--select", select]
     result = dbtRunner().invoke(args)

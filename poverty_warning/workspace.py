@@ -4,13 +4,14 @@ says otherwise; `assess` uses a throw-away workspace of its own.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from poverty_warning import settings
+
 
 def default_root() -> Path:
-    return Path(os.environ.get("POVERTY_WARNING_DATA", "data")).resolve()
+    return settings.get().data.resolve()
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ import hmac
 import io
 import json
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import httpx
 import pandas as pd
 from tenacity import RetryError, Retrying, stop_after_attempt, wait_exponential
 
+from poverty_warning import settings
 from poverty_warning.contract.vocabulary import LIST_TITLES
 
 log = logging.getLogger(__name__)
@@ -148,12 +148,10 @@ class Webhook:
 
     @classmethod
     def from_env(cls) -> "Webhook | None":
-        url = os.environ.get("POVERTY_WARNING_WEBHOOK_URL")
-        if not url:
+        cfg = settings.get()
+        if not cfg.webhook_url:
             return None
-        return cls(url, os.environ.get("POVERTY_WARNING_WEBHOOK_SECRET", ""),
-                   int(os.environ.get("POVERTY_WARNING_WEBHOOK_ATTEMPTS", "4")),
-                   float(os.environ.get("POVERTY_WARNING_WEBHOOK_BACKOFF", "1.0")))
+        return cls(cfg.webhook_url, cfg.webhook_secret, cfg.webhook_attempts, cfg.webhook_backoff)
 
     def sign(self, body: bytes) -> str:
         return "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
