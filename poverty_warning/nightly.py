@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from poverty_warning.warehouse import connect
+from poverty_warning.warehouse import connect, exclusive
 from poverty_warning.publish import delivery
 from poverty_warning.ingest import landing
 from poverty_warning.outreach import cases as outreach
@@ -154,6 +154,11 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
     finally:
         con.close()
     folders = delivery.write_outbox(ws.outbox, night, cases.items, cases.referrals)
+    con = _connect(ws)
+    try:
+        delivery.audit_produced(con, folders)
+    finally:
+        con.close()
     summary = summary_page.build(ws.root / "reports" / night / "summary.html", night, policy_id,
                                  cases.items, cases.referrals)
     sent = int(cases.items["sent"].sum()) if len(cases.items) else 0
@@ -190,16 +195,17 @@ def run_night(ws: Workspace, feeds_dir: Path, night: str, policy_id: str, expect
             if on_step:
                 on_step(name, time.perf_counter() - t0)
 
-    timed("ingest", ingest, ws, feeds_dir, night)
-    verdict = timed("validate", validate, ws, night, expect_daily_claims)
-    timed("dbt_build", transform, ws, night, policy_id)
-    timed("score", score, ws, night)
-    held, result = None, {}
-    try:
-        result = timed("publish", publish, ws, night, policy_id, verdict)
-    except PublishHeld as exc:
-        held = exc
-    result["delivery"] = timed("deliver", deliver, ws, night, webhook)
+    with exclusive(ws, f"run-night {night}"):
+        timed("ingest", ingest, ws, feeds_dir, night)
+        verdict = timed("validate", validate, ws, night, expect_daily_claims)
+        timed("dbt_build", transform, ws, night, policy_id)
+        timed("score", score, ws, night)
+        held, result = None, {}
+        try:
+            result = timed("publish", publish, ws, night, policy_id, verdict)
+        except PublishHeld as exc:
+            held = exc
+        result["delivery"] = timed("deliver", deliver, ws, night, webhook)
     if held is not None:
         raise held
     return result
@@ -246,6 +252,8 @@ def assess(feeds_dir: Path, policy_id: str, as_of: str, out: Path) -> dict[str, 
 
 # Longest each task may run before Airflow fails it (and the alert goes out): a city of ~20 million
 # residents takes a few minutes per step (`make benchmark`), so these leave an order of magnitude of room.
+# The Airflow pool of the warehouse, one slot: DuckDB allows one writing process per file, also across DAGs.
+WAREHOUSE_POOL = "poverty_warning_warehouse"
 STEP_TIMEOUTS_MINUTES = {"ingest": 60, "validate": 60, "dbt_build": 180, "score": 60, "publish": 60, "deliver": 30}
 
 
@@ -343,28 +351,41 @@ def build_dag(fileloc: str):
     ) as dag:
         def step(name: str, **kwargs):
             return task(task_id=name, execution_timeout=pendulum.duration(minutes=STEP_TIMEOUTS_MINUTES[name]),
-                        **kwargs)
+                        pool=WAREHOUSE_POOL, **kwargs)
+
+        def locked(name: str, night: str):
+            return exclusive(workspace(), f"nightly_warning {name} {night}")
 
         @step("ingest")
         def ingest_task(logical_date=None, params=None) -> dict:
-            return ingest(workspace(), feeds(params), the_night(logical_date, params))
+            night = the_night(logical_date, params)
+            with locked("ingest", night):
+                return ingest(workspace(), feeds(params), night)
 
         @step("validate")
         def validate_task(logical_date=None, params=None) -> dict:
-            return validate(workspace(), the_night(logical_date, params), params["expect_daily_claims"])
+            night = the_night(logical_date, params)
+            with locked("validate", night):
+                return validate(workspace(), night, params["expect_daily_claims"])
 
         @step("dbt_build")
         def dbt_build_task(logical_date=None, params=None) -> None:
-            transform(workspace(), the_night(logical_date, params), params["policy_id"])
+            night = the_night(logical_date, params)
+            with locked("dbt_build", night):
+                transform(workspace(), night, params["policy_id"])
 
         @step("score")
         def score_task(logical_date=None, params=None) -> dict:
-            return score(workspace(), the_night(logical_date, params))
+            night = the_night(logical_date, params)
+            with locked("score", night):
+                return score(workspace(), night)
 
         @step("publish")
         def publish_task(verdict: dict, logical_date=None, params=None) -> dict:
+            night = the_night(logical_date, params)
             try:
-                return publish(workspace(), the_night(logical_date, params), params["policy_id"], verdict)
+                with locked("publish", night):
+                    return publish(workspace(), night, params["policy_id"], verdict)
             except PublishHeld as exc:
                 raise AirflowFailException(str(exc)) from None  # retrying cannot help: the data must change
 
@@ -373,7 +394,8 @@ def build_dag(fileloc: str):
         @step("deliver", trigger_rule="all_done")
         def deliver_task(logical_date=None, params=None, ti=None) -> dict:
             night = the_night(logical_date, params)
-            result = deliver(workspace(), night, webhook_from_connection())
+            with locked("deliver", night):
+                result = deliver(workspace(), night, webhook_from_connection())
             if ti.xcom_pull(task_ids="publish") is None:
                 held = hold_reason(night, ti.xcom_pull(task_ids="validate"))
                 raise AirflowFailException(f"{held or f'publish did not run for {night}'}; deliveries: {result}")

@@ -4,9 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
-
 from poverty_warning.policy import tables as policy_tables
+from poverty_warning.warehouse import connect
 from poverty_warning.workspace import Workspace
 from poverty_warning.settings import DBT_PROJECT_DIR
 
@@ -18,7 +17,7 @@ class TransformError(RuntimeError):
 
 
 def write_policy_tables(ws: Workspace) -> None:
-    con = duckdb.connect(str(ws.duckdb_path))
+    con = connect(ws)
     try:
         policy_tables.write(con)
     finally:

@@ -51,5 +51,8 @@ class Workspace:
         return self.root / "feeds"
 
     def ensure(self) -> "Workspace":
-        self.root.mkdir(parents=True, exist_ok=True)
+        # Lists, reports and the warehouse hold personal data: other users of the machine get no access.
+        for folder in (self.root, self.root / "outputs", self.outbox, self.root / "reports"):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o750)
         return self

@@ -41,7 +41,7 @@ def test_a_night_end_to_end_and_a_rerun_byte_for_byte(small_city, data_dir, tmp_
     out = Workspace(data_dir).outputs("2024-03-31")
     first = {name: (out / name).read_bytes() for name in OUTPUTS}
     con = duckdb.connect(str(Workspace(data_dir).duckdb_path))  # dbt holds it open in this process
-    scores = con.execute("SELECT risk_score, risk_band, risk_reasons FROM marts.household_risk_scores").df()
+    scores = con.execute("SELECT risk_score, risk_band, risk_reasons FROM risk.household_scores").df()
     con.close()
     assert len(scores) > 100 and scores["risk_score"].between(0, 1).all()
     assert set(scores["risk_band"]) <= {"高", "中", "低"}

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from poverty_warning.ingest import feeds as feedio
+from poverty_warning.warehouse import create_tables
 from poverty_warning.contract import AMOUNT, BOOL, DATE, FEEDS, INT, LANDING_ORDER
 from poverty_warning.ingest.rowcheck import CLAIM_AMOUNTS, Reference, check
 
@@ -34,21 +35,11 @@ class LandedFile:
     rows_quarantined: int
 
 
-def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute("""CREATE TABLE IF NOT EXISTS meta.landed_files (
-        feed VARCHAR, file VARCHAR, sha256 VARCHAR, delivery_date DATE, night DATE,
-        rows_received INTEGER, rows_loaded INTEGER, rows_quarantined INTEGER,
-        lake_path VARCHAR, quarantine_path VARCHAR, PRIMARY KEY (file, sha256))""")
-    con.execute("CREATE TABLE IF NOT EXISTS meta.person_keys (person_id VARCHAR)")
-    con.execute("CREATE TABLE IF NOT EXISTS meta.claim_keys (claim_id VARCHAR, reversal_of VARCHAR, cents BIGINT[])")
-
-
 def pending(con: duckdb.DuckDBPyConnection, feeds_dir: Path, night: str) -> list[tuple[feedio.FeedFile, str]]:
     """The night's files not landed before, each opened once so that a file-level
     fault (missing feed or column, unreadable file) stops the night before
     anything is written."""
-    ensure_meta(con)
+    create_tables(con)
     seen = {(f, s) for f, s in con.execute("SELECT file, sha256 FROM meta.landed_files").fetchall()}
     order = {name: i for i, name in enumerate(LANDING_ORDER)}
     todo = []

@@ -14,7 +14,9 @@ from statistics import median
 
 import duckdb
 import yaml
+
 from poverty_warning.settings import SUITES_DIR
+from poverty_warning.warehouse import create_tables
 
 CONFIG = SUITES_DIR / "batch_checks.yaml"
 
@@ -39,12 +41,6 @@ class Verdict:
 
 def load_config(path: Path = CONFIG) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def ensure_history(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute("CREATE TABLE IF NOT EXISTS meta.batch_checks (night DATE PRIMARY KEY, may_publish BOOLEAN, "
-                "findings VARCHAR, figures VARCHAR)")
 
 
 def _amount_drift(con, night: str, cfg: dict) -> list[Finding]:
@@ -148,7 +144,7 @@ def judge(con: duckdb.DuckDBPyConnection, night: str, expect_daily_claims: bool 
     findings.extend(_amount_drift(con, night, cfg))
     findings.extend(_households_without_income(con, night, figures))
     verdict = Verdict(night, not any(f.severity == "critical" for f in findings), findings, figures)
-    ensure_history(con)
+    create_tables(con)
     con.execute("INSERT OR REPLACE INTO meta.batch_checks VALUES (CAST(? AS DATE), ?, ?, ?)", [
         night, verdict.may_publish, json.dumps([asdict(f) for f in findings], ensure_ascii=False),
         json.dumps(figures, ensure_ascii=False)])
