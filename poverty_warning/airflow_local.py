@@ -73,6 +73,11 @@ def server_env(home: Path, data: Path, port: int, **overrides: str) -> dict[str,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://localhost:{port}",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        # Parsing imports the pipeline (pandas, duckdb, ...): on a busy 2-core machine that can pass
+        # Airflow's default 30 s, and the DAG would vanish and its failure callbacks would not run.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "180",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "240",
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",  # the task's calls to the api-server, same reason
         "POVERTY_WARNING_DATA": str(data), "GX_ANALYTICS_ENABLED": "False",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     })
@@ -113,21 +118,45 @@ def start(env: dict, log_path: Path):
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def stop(process) -> None:
-    """Stop the deployment started by `start`: its whole process group, politely, then for good."""
+def _processes_of(home: Path) -> list[int]:
+    """Processes of the deployment on `home` (task workers run in sessions of their own): those whose
+    environment has this AIRFLOW_HOME."""
+    marker = f"AIRFLOW_HOME={home}".encode() + b"\0"
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes() + b"\0":
+                found.append(int(environ.parent.name))
+        except OSError:  # gone, or not ours
+            continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def stop(process, home: Path) -> None:
+    """Stop the deployment started by `start`: its process group, then any of its task processes left,
+    politely, then for good."""
     import signal
     import subprocess
+    import time
 
-    if process is None or process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    except ProcessLookupError:
-        pass
+    if process is not None and process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        left = _processes_of(home)
+        for pid in left:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        if left:
+            time.sleep(10)
 
 
 def admin_password(home: Path) -> str | None:
@@ -230,7 +259,7 @@ def serve(data: Path, port: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        stop(process)
+        stop(process, home)
 
 
 def smoke(persons: int = 1500, good_night: str = "2024-03-30") -> tuple[str, bool]:
@@ -238,10 +267,13 @@ def smoke(persons: int = 1500, good_night: str = "2024-03-30") -> tuple[str, boo
     and for the next night, whose claims did not arrive. Returns the summary line and whether it passed."""
     import datetime as dt
     import http.server
+    import json
     import shutil
+    import signal
     import sys
     import tempfile
     import threading
+    import time
 
     from poverty_warning.synth.generator import generate
 
@@ -259,6 +291,10 @@ def smoke(persons: int = 1500, good_night: str = "2024-03-30") -> tuple[str, boo
         def log_message(self, *args):  # quiet
             pass
 
+    def terminated(signum, frame):  # `kill` of the smoke still stops what it started (finally below)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AlertReceiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     root = Path(tempfile.mkdtemp(prefix="pw-airflow-smoke-"))
@@ -287,14 +323,19 @@ def smoke(persons: int = 1500, good_night: str = "2024-03-30") -> tuple[str, boo
         good, good_tasks = trigger_and_wait(env, api, f"smoke_good_{good_night}", {**conf, "night": good_night})
         say(f"smoke: {good_night}: {good} {good_tasks}")
         held, held_tasks = trigger_and_wait(env, api, f"smoke_held_{held_night}", {**conf, "night": held_night})
-        say(f"smoke: {held_night}: {held} {held_tasks}; alerts received: {len(alerts)}")
+        # The DAG's failure callback runs in the dag-processor, after it parses the DAG file again.
+        deadline = time.monotonic() + 300
+        while not alerts and time.monotonic() < deadline:
+            time.sleep(3)
+        heard = "; ".join(json.loads(a).get("text", "?") for a in alerts) or "none"
+        say(f"smoke: {held_night}: {held} {held_tasks}; alerts received: {heard}")
         states = list(good_tasks.values()) + list(held_tasks.values())
         succeeded, total = states.count("success"), len(states)
         passed = good == "success" and held == "failed" and len(alerts) >= 1
     except Exception as exc:  # the line below still says how far it got
         say(f"smoke: {type(exc).__name__}: {exc} (log: {root / 'airflow' / 'standalone.log'})")
     finally:
-        stop(process)
+        stop(process, root / "airflow")
         receiver.shutdown()
         if passed:
             shutil.rmtree(root, ignore_errors=True)

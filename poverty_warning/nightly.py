@@ -174,6 +174,10 @@ def deliver(ws: Workspace, night: str, webhook: "delivery.Webhook | None" = None
         result = delivery.deliver(con, ws.outbox, night, webhook or delivery.Webhook.from_env())
     finally:
         con.close()
+    if result["file_only"]:  # said out loud: a missing webhook must not pass for a delivery
+        log.warning("deliver %s: no list webhook configured (connection poverty_warning_webhook or "
+                    "POVERTY_WARNING_WEBHOOK_URL): %d list versions stay in the outbox only", night,
+                    result["file_only"])
     log.info("deliver %s: %s", night, result)
     return result
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from poverty_warning.policy import tables as policy_tables
 from poverty_warning.warehouse import connect

@@ -11,7 +11,8 @@ from poverty_warning import nightly
 from poverty_warning.publish.delivery import Webhook
 from poverty_warning.workspace import Workspace
 
-FIRST, LATE_DAY, SECOND, THIRD = "2024-03-29", "2024-03-29", "2024-03-30", "2024-03-31"
+FIRST, SECOND, THIRD = "2024-03-29", "2024-03-30", "2024-03-31"
+LATE_DAY = "2024-02-15"  # in the warning window (12 whole months before the night's month), six weeks late
 LATE_FILE = f"claims/{LATE_DAY}/part-1.csv"
 LATE_BURDEN = "150000.00"  # out-of-scope self payment of the late claim: a heavy burden for any household
 
