@@ -237,9 +237,21 @@ def trigger_and_wait(env: dict, api: Api, run_id: str, conf: dict, timeout_s: in
     return state, {t["task_id"]: t["state"] for t in tasks}
 
 
+def _stop_on_sigterm() -> None:
+    """`kill` (SIGTERM) ends the command through its `finally`, which stops what it started."""
+    import signal
+
+    def terminated(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
+
+
 def serve(data: Path, port: int) -> None:
-    """`make airflow`: the deployment in the foreground on <data>/airflow-server until Ctrl-C."""
+    """`make airflow`: the deployment in the foreground on <data>/airflow-server until Ctrl-C or kill."""
     import time
+
+    _stop_on_sigterm()
 
     from poverty_warning import settings
 
@@ -269,7 +281,6 @@ def smoke(persons: int = 1500, good_night: str = "2024-03-30") -> tuple[str, boo
     import http.server
     import json
     import shutil
-    import signal
     import sys
     import tempfile
     import threading
@@ -291,10 +302,7 @@ def smoke(persons: int = 1500, good_night: str = "2024-03-30") -> tuple[str, boo
         def log_message(self, *args):  # quiet
             pass
 
-    def terminated(signum, frame):  # `kill` of the smoke still stops what it started (finally below)
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminated)
+    _stop_on_sigterm()
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AlertReceiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     root = Path(tempfile.mkdtemp(prefix="pw-airflow-smoke-"))
