@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test benchmark clean browser lock
+.PHONY: install demo test benchmark clean browser lock airflow airflow-smoke test-install
 
 install: $(STAMP)
 
@@ -35,8 +35,21 @@ demo: $(STAMP) $(VENDOR_STAMP)
 test: $(STAMP) $(VENDOR_STAMP) browser
 	$(BIN)/python -m pytest
 
+# `pip install .` (non-editable) into a fresh venv runs `assess`: the resources ship in the wheel.
+test-install: $(STAMP)
+	$(BIN)/python -m pytest -m slow tests/test_install.py
+
 benchmark: $(STAMP)
 	$(BIN)/poverty-warning benchmark
+
+# Airflow 3 on this machine (standalone, SQLite, home under the data folder); prints the UI URL and login.
+AIRFLOW_PORT ?= 8080
+airflow: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/poverty-warning airflow --port $(AIRFLOW_PORT)
+
+# The DAG under the real scheduler on a temporary home: a good night and a held night, one summary line.
+airflow-smoke: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/poverty-warning airflow-smoke
 
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

@@ -22,6 +22,17 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+@app.callback()
+def _settings_are_valid() -> None:
+    """Every command starts from valid settings: a wrong POVERTY_WARNING_* value is one line, exit 2."""
+    from poverty_warning import settings
+
+    try:
+        settings.get()
+    except settings.SettingsError as exc:
+        _fail(str(exc))
+
+
 def _quiet_logs(verbose: bool = False) -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -39,11 +50,12 @@ def _date(value: str, flag: str) -> str:
 def _user_errors():
     """The exceptions that are a user's mistake or a bad feed, not a bug."""
     from poverty_warning.ingest.feeds import FeedFileError
-    from poverty_warning.nightly import PublishBlocked
+    from poverty_warning.nightly import PublishHeld
     from poverty_warning.policy import PolicyError
     from poverty_warning.publish.trail import TrailError
     from poverty_warning.transform import TransformError
-    return (FeedFileError, PolicyError, PublishBlocked, TrailError, TransformError, ValueError, OSError)
+    from poverty_warning.warehouse import WarehouseBusy
+    return (FeedFileError, PolicyError, PublishHeld, TrailError, TransformError, WarehouseBusy, ValueError, OSError)
 
 
 @app.command()
@@ -194,6 +206,28 @@ def report(
 
 
 @app.command()
+def backfill(
+    start: str = typer.Option(..., "--from", help="first night, YYYY-MM-DD"),
+    end: str = typer.Option(..., "--to", help="last night, YYYY-MM-DD"),
+    policy: str = typer.Option("shanghai-2022", help="policy id"),
+    feeds: Optional[Path] = typer.Option(None, help="feeds directory (default: <data>/feeds)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Run the nights from..to in date order in this process, without Airflow; held nights are listed."""
+    _quiet_logs(verbose)
+    from poverty_warning.nightly import backfill as run
+
+    ws = Workspace.default()
+    try:
+        outcome = run(ws, feeds or ws.feeds, _date(start, "--from"), _date(end, "--to"), policy)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    for night, result in outcome.items():
+        typer.echo(f"{night}: {result}")
+    raise typer.Exit(0 if all(r == "published" for r in outcome.values()) else 1)
+
+
+@app.command()
 def demo(
     persons: int = typer.Option(20000, help="size of the synthetic city"),
     city: str = typer.Option("shanghai"),
@@ -285,6 +319,27 @@ def benchmark(
     from poverty_warning.benchmark import report, run
 
     typer.echo(report(run(persons, months, city)))
+
+
+@app.command()
+def airflow(port: int = typer.Option(8080, help="port of the Airflow UI and API")) -> None:
+    """Start Airflow 3 locally (standalone: api-server, scheduler, dag-processor) on <data>/airflow-server."""
+    from poverty_warning import airflow_local
+
+    try:
+        airflow_local.serve(Workspace.default().ensure().root, port)
+    except _user_errors() + (RuntimeError,) as exc:
+        _fail(str(exc))
+
+
+@app.command("airflow-smoke")
+def airflow_smoke() -> None:
+    """Run the DAG under a real, temporary Airflow scheduler for a good night and a held night; one line."""
+    from poverty_warning import airflow_local
+
+    line, passed = airflow_local.smoke()
+    typer.echo(line)
+    raise typer.Exit(0 if passed else 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

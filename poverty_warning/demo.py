@@ -59,5 +59,5 @@ def run_demo(ws: Workspace, city: str, persons: int, night: str) -> None:
         print(f"  warning list {f.name}: {rows} rows (masked, by sub-district; .xlsx beside it)")
     print(f"Nightly summary page: {reports / 'summary.html'}")
     print(f"GX Data Docs: {ws.root / 'gx' / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}")
-    print(f"DuckDB warehouse: {ws.duckdb_path}  (marts.fct_*, marts.household_risk_scores, meta.*)")
+    print(f"DuckDB warehouse: {ws.duckdb_path}  (marts.fct_*, risk.household_scores, meta.*)")
     print(f"Landed Parquet lake: {ws.lake}")

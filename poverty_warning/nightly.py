@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import tempfile
 from pathlib import Path
 
 import duckdb
 
-from poverty_warning.warehouse import connect
+from poverty_warning.warehouse import connect, exclusive
 from poverty_warning.publish import delivery
 from poverty_warning.ingest import landing
 from poverty_warning.outreach import cases as outreach
@@ -31,8 +32,24 @@ from poverty_warning.workspace import Workspace
 log = logging.getLogger(__name__)
 
 
-class PublishBlocked(RuntimeError):
-    """The night's batch checks failed: data kept, lists not published."""
+class PublishHeld(RuntimeError):
+    """The night's batch checks failed: data kept and computed, lists not published. The night needs
+    attention: the run ends failed with this message and the alert webhook is told."""
+
+
+def hold_reason(night: str, verdict: dict | None, con: duckdb.DuckDBPyConnection | None = None) -> str | None:
+    """Why the night's lists are held, or None when they may go out.
+
+    The one place publishing is decided (publish, and deliver's verdict on the run, both ask it): a
+    reviewer's release that covers the night's critical findings lets it go out."""
+    if verdict is None:
+        return f"publishing held for {night}: the batch checks did not run"
+    if verdict.get("may_publish", False):
+        return None
+    if con is not None and releases.covers(con, night, verdict):
+        return None
+    reasons = [f["message"] for f in verdict.get("findings", []) if f["severity"] == "critical"]
+    return f"publishing held for {night}: " + ("；".join(reasons) or "batch checks failed")
 
 
 def check_date(value: str) -> str:
@@ -96,6 +113,23 @@ def refresh_report(ws: Workspace, night: str) -> Path | None:
     return quality_report.build(ws, night, verdict.as_dict()) if verdict else None
 
 
+def stored_verdict(ws: Workspace, night: str) -> dict | None:
+    """The night's batch-check verdict as validate recorded it (None if it did not run)."""
+    try:
+        con = _connect(ws)
+    except duckdb.Error:
+        return None
+    try:
+        stored = con.execute("SELECT may_publish, findings, figures FROM meta.batch_checks "
+                             "WHERE night = CAST(? AS DATE)", [night]).fetchone()
+    except duckdb.CatalogException:
+        return None
+    finally:
+        con.close()
+    return {"may_publish": stored[0], "findings": json.loads(stored[1]), "figures": json.loads(stored[2])} \
+        if stored else None
+
+
 def transform(ws: Workspace, night: str, policy_id: str) -> None:
     """dbt build; then the warning lists dbt built are written next to the report and join its findings."""
     load_policy(policy_id)
@@ -134,9 +168,9 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
     out = ws.outputs(night)
     con = _connect(ws)
     try:
-        if not verdict.get("may_publish", False) and not releases.covers(con, night, verdict):
-            reasons = [f["message"] for f in verdict.get("findings", []) if f["severity"] == "critical"]
-            raise PublishBlocked("；".join(reasons) or "batch checks failed")
+        held = hold_reason(night, verdict, con)
+        if held:
+            raise PublishHeld(held)
         counts = write_contract_outputs(con, night, out)
         cases = outreach.decide(con, night, policy_id)
         hardship = con.execute("SELECT * FROM marts.fct_hardship_by_subdistrict").df()
@@ -145,6 +179,11 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
         con.close()
     folders = delivery.write_outbox(ws.outbox, night, cases.items, cases.referrals)
     _write_case_trails(ws, night, cases.items)
+    con = _connect(ws)
+    try:
+        delivery.audit_produced(con, folders)
+    finally:
+        con.close()
     summary = summary_page.build(ws.root / "reports" / night / "summary.html", night, policy_id,
                                  cases.items, cases.referrals, hardship)
     sent = int(cases.items["sent"].sum()) if len(cases.items) else 0
@@ -201,6 +240,10 @@ def deliver(ws: Workspace, night: str, webhook: "delivery.Webhook | None" = None
         result = delivery.deliver(con, ws.outbox, night, webhook or delivery.Webhook.from_env())
     finally:
         con.close()
+    if result["file_only"]:  # said out loud: a missing webhook must not pass for a delivery
+        log.warning("deliver %s: no list webhook configured (connection poverty_warning_webhook or "
+                    "POVERTY_WARNING_WEBHOOK_URL): %d list versions stay in the outbox only", night,
+                    result["file_only"])
     log.info("deliver %s: %s", night, result)
     return result
 
@@ -222,19 +265,42 @@ def run_night(ws: Workspace, feeds_dir: Path, night: str, policy_id: str, expect
             if on_step:
                 on_step(name, time.perf_counter() - t0)
 
-    timed("ingest", ingest, ws, feeds_dir, night)
-    verdict = timed("validate", validate, ws, night, expect_daily_claims)
-    timed("dbt_build", transform, ws, night, policy_id)
-    timed("score", score, ws, night)
-    held, result = None, {}
-    try:
-        result = timed("publish", publish, ws, night, policy_id, verdict)
-    except PublishBlocked as exc:
-        held = exc
-    result["delivery"] = timed("deliver", deliver, ws, night, webhook)
+    with exclusive(ws, f"run-night {night}"):
+        timed("ingest", ingest, ws, feeds_dir, night)
+        verdict = timed("validate", validate, ws, night, expect_daily_claims)
+        timed("dbt_build", transform, ws, night, policy_id)
+        timed("score", score, ws, night)
+        held, result = None, {}
+        try:
+            result = timed("publish", publish, ws, night, policy_id, verdict)
+        except PublishHeld as exc:
+            held = exc
+        result["delivery"] = timed("deliver", deliver, ws, night, webhook)
     if held is not None:
         raise held
     return result
+
+
+def nights_between(first: str, last: str) -> list[str]:
+    """The nights of a backfill, oldest first: a night's cases are decided from the nights before it."""
+    start, end = dt.date.fromisoformat(check_date(first)), dt.date.fromisoformat(check_date(last))
+    if end < start:
+        raise ValueError(f"backfill range ends before it starts: {first} .. {last}")
+    return [(start + dt.timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+def backfill(ws: Workspace, feeds_dir: Path, first: str, last: str, policy_id: str,
+             webhook: "delivery.Webhook | None" = None) -> dict[str, str]:
+    """Run the nights first..last in date order, as Airflow's backfill of the DAG does; a held night is
+    reported and the next night still runs (it retries the held night's earlier deliveries)."""
+    outcome = {}
+    for night in nights_between(first, last):
+        try:
+            run_night(ws, feeds_dir, night, policy_id, webhook=webhook)
+            outcome[night] = "published"
+        except PublishHeld as exc:
+            outcome[night] = str(exc)
+    return outcome
 
 
 @contextlib.contextmanager
@@ -291,17 +357,47 @@ def explain(household_id: str, as_of: str, policy_id: str | None = None, feeds_d
         con.close()
 
 
+# Longest each task may run before Airflow fails it (and the alert goes out): a city of ~20 million
+# residents takes a few minutes per step (`make benchmark`), so these leave an order of magnitude of room.
+# The Airflow pool of the warehouse, one slot: DuckDB allows one writing process per file, also across DAGs.
+WAREHOUSE_POOL = "poverty_warning_warehouse"
+STEP_TIMEOUTS_MINUTES = {"ingest": 60, "validate": 60, "dbt_build": 180, "score": 60, "publish": 60, "deliver": 30}
+
+
+def alert_text(night: str, failed_task: str | None, verdict: dict | None) -> str:
+    """The one line the on-call person reads: which night, and why it needs attention."""
+    held = hold_reason(night, verdict) if verdict is not None else None
+    if held and failed_task in ("publish", "deliver"):
+        return f"nightly_warning {night}: {held}"
+    return f"nightly_warning {night}: task {failed_task or '?'} failed; see its log"
+
+
+def send_alert(url: str, text: str, details: dict) -> None:
+    """POST the alert (JSON) to the bureau's alert webhook; an alert that cannot be sent is logged, since
+    the run is already marked failed in the UI."""
+    import httpx
+
+    try:
+        httpx.post(url, json={"text": text, **details}, timeout=10.0).raise_for_status()
+    except httpx.HTTPError as exc:
+        log.error("alert not sent to the alert webhook (%s): %s", type(exc).__name__, text)
+
+
 def build_dag(fileloc: str):
     """The Airflow DAG `nightly_warning`: one task per step of STEPS, strictly in sequence, one active run.
 
-    `fileloc` is the DAG file the scheduler parses (Airflow ties a DAG to the file that defines it)."""
-    import os
-
+    A held night ends failed: publish fails with the hold, deliver still runs (earlier nights' failed
+    deliveries are retried) and fails with the hold too, and the DAG's failure callback posts the reason to
+    the alert webhook. `fileloc` is the DAG file the scheduler parses (Airflow ties a DAG to the file that
+    defines it)."""
     import pendulum
     from airflow.sdk import DAG, Param, task
-    from airflow.sdk.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowFailException
 
+    from poverty_warning import settings
     from poverty_warning.policy import available
+
+    cfg = settings.get()
 
     def workspace() -> Workspace:
         return Workspace.default()
@@ -309,30 +405,49 @@ def build_dag(fileloc: str):
     def feeds(params) -> Path:
         return Path(params["feeds_dir"]) if params.get("feeds_dir") else workspace().feeds
 
-    def webhook_from_connection():
-        """The webhook from the Airflow connection `poverty_warning_webhook` (host = URL, password = HMAC
-        secret), if one is defined; otherwise delivery reads the environment."""
+    def connection(conn_id: str):
         from airflow.sdk import BaseHook
 
         try:
-            conn = BaseHook.get_connection("poverty_warning_webhook")
+            return BaseHook.get_connection(conn_id)
         except Exception:  # no such connection: the environment decides
             return None
-        return delivery.Webhook(url=conn.host, secret=conn.password or "")
+
+    def webhook_from_connection():
+        """The list webhook from the Airflow connection `poverty_warning_webhook` (host = URL, password =
+        HMAC secret), if one is defined; otherwise delivery reads the settings."""
+        conn = connection("poverty_warning_webhook")
+        return delivery.Webhook(url=conn.host, secret=conn.password or "") if conn else None
 
     def the_night(logical_date, params) -> str:
         return night_of(logical_date, params.get("night"))
 
+    def notify_failure(context) -> None:
+        """DAG on_failure_callback: the alert webhook (connection `poverty_warning_alerts`, host = URL, or
+        POVERTY_WARNING_ALERT_WEBHOOK_URL) learns which night needs attention, and why."""
+        run = context["dag_run"]
+        ti = context.get("ti")
+        night = the_night(run.logical_date, {**(context.get("params") or {}), **(run.conf or {})})
+        conn = connection("poverty_warning_alerts")
+        url = conn.host if conn else settings.get().alert_webhook_url
+        verdict = stored_verdict(workspace(), night)
+        text = alert_text(night, getattr(ti, "task_id", None), verdict)
+        if not url:
+            log.error("no alert webhook configured (connection poverty_warning_alerts): %s", text)
+            return
+        send_alert(url, text, {"dag_id": run.dag_id, "run_id": run.run_id, "night": night,
+                               "task_id": getattr(ti, "task_id", None)})
+
     with DAG(
         dag_id="nightly_warning",
-        schedule="0 2 * * *",
+        schedule=None if cfg.schedule == "manual" else cfg.schedule,
         start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
         catchup=False,
         max_active_runs=1,
-        default_args={"retries": int(os.environ.get("POVERTY_WARNING_TASK_RETRIES", "1")),
-                      "retry_delay": pendulum.duration(minutes=10)},
+        default_args={"retries": cfg.task_retries, "retry_delay": pendulum.duration(minutes=10)},
+        on_failure_callback=notify_failure,
         params={
-            "policy_id": Param(os.environ.get("POVERTY_WARNING_POLICY", "shanghai-2022"), enum=available()),
+            "policy_id": Param(cfg.policy, enum=available()),
             "feeds_dir": Param(None, type=["null", "string"], description="feeds directory; default <data>/feeds"),
             "expect_daily_claims": Param(True, type="boolean",
                                          description="a night without claims blocks publishing"),
@@ -344,36 +459,59 @@ def build_dag(fileloc: str):
         tags=["poverty-warning"],
         doc_md=__doc__,
     ) as dag:
-        @task(task_id="ingest")
+        def step(name: str, **kwargs):
+            return task(task_id=name, execution_timeout=pendulum.duration(minutes=STEP_TIMEOUTS_MINUTES[name]),
+                        pool=WAREHOUSE_POOL, **kwargs)
+
+        def locked(name: str, night: str):
+            return exclusive(workspace(), f"nightly_warning {name} {night}")
+
+        @step("ingest")
         def ingest_task(logical_date=None, params=None) -> dict:
-            return ingest(workspace(), feeds(params), the_night(logical_date, params))
+            night = the_night(logical_date, params)
+            with locked("ingest", night):
+                return ingest(workspace(), feeds(params), night)
 
-        @task(task_id="validate")
+        @step("validate")
         def validate_task(logical_date=None, params=None) -> dict:
-            return validate(workspace(), the_night(logical_date, params), params["expect_daily_claims"])
+            night = the_night(logical_date, params)
+            with locked("validate", night):
+                return validate(workspace(), night, params["expect_daily_claims"])
 
-        @task(task_id="dbt_build")
+        @step("dbt_build")
         def dbt_build_task(logical_date=None, params=None) -> None:
-            transform(workspace(), the_night(logical_date, params), params["policy_id"])
+            night = the_night(logical_date, params)
+            with locked("dbt_build", night):
+                transform(workspace(), night, params["policy_id"])
 
-        @task(task_id="score")
+        @step("score")
         def score_task(logical_date=None, params=None) -> dict:
-            return score(workspace(), the_night(logical_date, params))
+            night = the_night(logical_date, params)
+            with locked("score", night):
+                return score(workspace(), night)
 
-        @task(task_id="publish")
+        @step("publish")
         def publish_task(verdict: dict, logical_date=None, params=None) -> dict:
             night = the_night(logical_date, params)
             if not verdict["may_publish"] and params.get("release_reviewer"):
                 release(workspace(), night, params["release_reviewer"], params.get("release_reason") or "")
             try:
-                return publish(workspace(), night, params["policy_id"], verdict)
-            except PublishBlocked as exc:
-                raise AirflowSkipException(f"publishing held for {night}: {exc}") from None
+                with locked("publish", night):
+                    return publish(workspace(), night, params["policy_id"], verdict)
+            except PublishHeld as exc:
+                raise AirflowFailException(str(exc)) from None  # retrying cannot help: the data must change
 
-        # Delivery also runs when publishing was held: earlier nights' failed deliveries are retried.
-        @task(task_id="deliver", trigger_rule="all_done")
-        def deliver_task(logical_date=None, params=None) -> dict:
-            return deliver(workspace(), the_night(logical_date, params), webhook_from_connection())
+        # Delivery also runs when publishing was held or failed: earlier nights' failed deliveries are
+        # retried. As the DAG's last task it then fails too, so the run is not green.
+        @step("deliver", trigger_rule="all_done")
+        def deliver_task(logical_date=None, params=None, ti=None) -> dict:
+            night = the_night(logical_date, params)
+            with locked("deliver", night):
+                result = deliver(workspace(), night, webhook_from_connection())
+            if ti.xcom_pull(task_ids="publish") is None:
+                held = hold_reason(night, ti.xcom_pull(task_ids="validate"))
+                raise AirflowFailException(f"{held or f'publish did not run for {night}'}; deliveries: {result}")
+            return result
 
         verdict = validate_task()
         tasks = {"ingest": ingest_task(), "validate": verdict, "dbt_build": dbt_build_task(),

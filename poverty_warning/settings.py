@@ -1,24 +1,92 @@
-"""Where the project's resources live: the dbt project, the GX suites, the trained models, the DAG folder.
+"""Every setting of the pipeline in one object: `POVERTY_WARNING_*` variables and the YAML settings files,
+validated once, with a one-line error naming the variable.
 
-They sit beside the package in a checkout. `POVERTY_WARNING_PROJECT_DIR` points elsewhere (an installed
-package in an Airflow image, with the project's folders copied next to it).
+Resources (the dbt project, the GX suites and batch-check thresholds, the trained models, the DAG folder)
+sit beside the package in a checkout and ship inside it as `poverty_warning/_project/` in a built wheel, so
+`pip install .` (an Airflow image) finds them; `POVERTY_WARNING_PROJECT_DIR` points elsewhere.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULTS_DIR = PACKAGE_DIR / "defaults"
+BUNDLED_PROJECT_DIR = PACKAGE_DIR / "_project"  # filled by the wheel build (pyproject package-dir)
 
 
-def project_dir() -> Path:
-    return Path(os.environ.get("POVERTY_WARNING_PROJECT_DIR") or PACKAGE_DIR.parent).resolve()
+class SettingsError(ValueError):
+    """A setting has a wrong value; the message is one line naming it."""
 
 
-PROJECT_DIR = project_dir()
-DBT_PROJECT_DIR = PROJECT_DIR / "dbt_project"
-SUITES_DIR = PROJECT_DIR / "expectations"
-MODELS_DIR = PROJECT_DIR / "models"
-DAGS_DIR = PROJECT_DIR / "dags"
-VENDOR_DIR = PROJECT_DIR / "vendor" / "node_modules"
+class Settings(BaseSettings):
+    """The environment's `POVERTY_WARNING_*` variables (names are the fields, upper-cased, prefixed)."""
+
+    model_config = SettingsConfigDict(env_prefix="POVERTY_WARNING_", extra="ignore", frozen=True)
+
+    data: Path = Field(Path("data"), description="the workspace: warehouse, lake, outputs, outbox, reports")
+    project_dir: Path | None = Field(None, description="where dbt_project/, expectations/, models/, dags/ are")
+    policy: str = Field("shanghai-2022", description="the DAG's default policy pack")
+    schedule: str = Field("0 2 * * *", description="the DAG's cron schedule (Asia/Shanghai), or 'manual'")
+    task_retries: int = Field(1, ge=0, le=10, description="retries of a failed DAG task (10 minutes apart)")
+    webhook_url: str | None = Field(None, description="list delivery webhook, if no Airflow connection")
+    webhook_secret: str = Field("", description="HMAC secret of the list webhook")
+    webhook_attempts: int = Field(4, ge=1, le=20)
+    webhook_backoff: float = Field(1.0, ge=0)
+    alert_webhook_url: str | None = Field(None, description="where a failed or held night is reported, "
+                                                            "if no Airflow connection poverty_warning_alerts")
+    id_hash_key: str | None = Field(None, description="key of the keyed hash of resident IDs")
+
+    @property
+    def resources(self) -> Path:
+        if self.project_dir:
+            return self.project_dir.resolve()
+        checkout = PACKAGE_DIR.parent
+        return checkout if (checkout / "dbt_project").is_dir() else BUNDLED_PROJECT_DIR
+
+
+class OutreachSettings(BaseModel):
+    """defaults/outreach.yaml: the bureau's outreach choices (not policy figures)."""
+
+    cooldown_days: int = Field(ge=1)
+    unpaid_min_amount: float = Field(ge=0)
+    referral_ratio_after_assistance: float = Field(gt=0)
+
+
+def _one_line(error: ValidationError, prefix: str) -> str:
+    first = error.errors()[0]
+    name = prefix + "_".join(str(p) for p in first["loc"]).upper() if prefix else ".".join(map(str, first["loc"]))
+    return f"{name}: {first['msg']} (got {first.get('input')!r})"
+
+
+def get() -> Settings:
+    """The settings as the environment says now (read on each call: tests and tasks change it)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc, "POVERTY_WARNING_")) from None
+
+
+def outreach(path: Path = DEFAULTS_DIR / "outreach.yaml") -> dict:
+    try:
+        return OutreachSettings(**yaml.safe_load(path.read_text(encoding="utf-8"))).model_dump()
+    except ValidationError as exc:
+        raise SettingsError(f"{path.name}: {_one_line(exc, '')}") from None
+
+
+def _resources() -> Path:
+    try:
+        return get().resources
+    except SettingsError:  # reported with its one line where the settings are first used
+        return Settings.model_construct().resources
+
+
+RESOURCES_DIR = _resources()
+DBT_PROJECT_DIR = RESOURCES_DIR / "dbt_project"
+SUITES_DIR = RESOURCES_DIR / "expectations"
+MODELS_DIR = RESOURCES_DIR / "models"
+DAGS_DIR = RESOURCES_DIR / "dags"
+VENDOR_DIR = RESOURCES_DIR / "vendor" / "node_modules"

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
-
-import duckdb
 
 from poverty_warning.policy import tables as policy_tables
+from poverty_warning.warehouse import connect
 from poverty_warning.workspace import Workspace
 from poverty_warning.settings import DBT_PROJECT_DIR
 
@@ -19,7 +16,7 @@ class TransformError(RuntimeError):
 
 
 def write_policy_tables(ws: Workspace) -> None:
-    con = duckdb.connect(str(ws.duckdb_path))
+    con = connect(ws)
     try:
         policy_tables.write(con)
     finally:
@@ -30,12 +27,11 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
     """`dbt build` (or another command) with the night's vars; raises TransformError naming what failed."""
     from dbt.cli.main import dbtRunner
 
-    os.environ["POVERTY_WARNING_DUCKDB"] = str(ws.duckdb_path)
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    # The warehouse path reaches profiles.yml as a var: the process environment is left alone.
     args = [command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
             "--target-path", str(ws.dbt_target), "--log-path", str(ws.dbt_logs),
-            "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id}),
-            "--quiet", "--no-use-colors"]
+            "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id, "duckdb_path": str(ws.duckdb_path)}),
+            "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats"]
     if select:
         args += ["--select", select]
     result = dbtRunner().invoke(args)

@@ -1,11 +1,64 @@
-"""The DuckDB warehouse: one file per workspace, one writing process at a time."""
+"""The DuckDB warehouse: one file per workspace, one writing process at a time.
+
+The pipeline's own tables (meta.*, risk.*) are declared in meta.sql and created here, nowhere else; the
+marts are dbt's."""
 from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
 
 import duckdb
 
 from poverty_warning.workspace import Workspace
 
+TABLES_SQL = Path(__file__).with_name("meta.sql")
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the pipeline's own schemas and tables that do not exist yet (idempotent)."""
+    con.execute(TABLES_SQL.read_text(encoding="utf-8"))
+
 
 def connect(ws: Workspace, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     ws.ensure()
-    return duckdb.connect(str(ws.duckdb_path), read_only=read_only)
+    con = duckdb.connect(str(ws.duckdb_path), read_only=read_only)
+    if not read_only:
+        create_tables(con)
+    return con
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process is running a night on this workspace."""
+
+
+@contextlib.contextmanager
+def exclusive(ws: Workspace, what: str):
+    """Hold the workspace's run lock while `what` runs; a second run exits at once with one clear line
+    rather than waiting on, or corrupting, the DuckDB file."""
+    ws.ensure()
+    path = ws.root / "run.lock"
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise WarehouseBusy(f"{ws.root} is busy ({holder}); try again when it has finished") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{what}, pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def record_audit(con: duckdb.DuckDBPyConnection, night: str, event: str, recipient: str, version: str,
+                 sha256: str, detail: str | None = None) -> None:
+    """One row of the audit trail (meta.list_audit): a list produced, sent, failed or kept as files."""
+    con.execute("INSERT INTO meta.list_audit VALUES (now()::TIMESTAMP, CAST(? AS DATE), ?, ?, ?, ?, ?)",
+                [night, event, recipient, version, sha256, detail])

@@ -4,13 +4,14 @@ says otherwise; `assess` uses a throw-away workspace of its own.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from poverty_warning import settings
+
 
 def default_root() -> Path:
-    return Path(os.environ.get("POVERTY_WARNING_DATA", "data")).resolve()
+    return settings.get().data.resolve()
 
 
 @dataclass(frozen=True)
@@ -50,5 +51,8 @@ class Workspace:
         return self.root / "feeds"
 
     def ensure(self) -> "Workspace":
-        self.root.mkdir(parents=True, exist_ok=True)
+        # Lists, reports and the warehouse hold personal data: other users of the machine get no access.
+        for folder in (self.root, self.root / "outputs", self.outbox, self.root / "reports"):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o750)
         return self

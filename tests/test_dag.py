@@ -3,6 +3,7 @@ import shutil
 
 import duckdb
 import pytest
+from werkzeug import Response
 
 from poverty_warning import airflow_local
 from poverty_warning.workspace import Workspace
@@ -40,7 +41,7 @@ def test_a_night_end_to_end_and_a_rerun_byte_for_byte(small_city, data_dir, tmp_
     out = Workspace(data_dir).outputs("2024-03-31")
     first = {name: (out / name).read_bytes() for name in OUTPUTS}
     con = duckdb.connect(str(Workspace(data_dir).duckdb_path))  # dbt holds it open in this process
-    scores = con.execute("SELECT risk_score, risk_band, risk_reasons FROM marts.household_risk_scores").df()
+    scores = con.execute("SELECT risk_score, risk_band, risk_reasons FROM risk.household_scores").df()
     con.close()
     assert len(scores) > 100 and scores["risk_score"].between(0, 1).all()
     assert set(scores["risk_band"]) <= {"高", "中", "低"}
@@ -51,13 +52,23 @@ def test_a_night_end_to_end_and_a_rerun_byte_for_byte(small_city, data_dir, tmp_
         assert (out / name).read_bytes() == first[name], f"{name} changed on rerun"
 
 
-def test_a_missing_claims_delivery_holds_the_lists(small_city, data_dir, tmp_path):
+def test_a_missing_claims_delivery_holds_the_lists(small_city, data_dir, tmp_path, httpserver, monkeypatch):
+    """A held night is not green: publish and the run fail with the hold, and the alert webhook hears why."""
+    alerts = []
+    httpserver.expect_request("/alerts", method="POST").respond_with_handler(
+        lambda request: alerts.append(request.get_json()) or Response("ok"))
+    monkeypatch.setenv("POVERTY_WARNING_ALERT_WEBHOOK_URL", httpserver.url_for("/alerts"))
     feeds = tmp_path / "feeds"
     shutil.copytree(small_city, feeds)
     shutil.rmtree(feeds / "claims" / "2024-03-31")
     run, states = _run(tmp_path, feeds, "2024-03-31")
-    assert states["publish"] == "skipped"
+    assert str(run.state) == "failed", states
+    assert states["publish"] == "failed" and states["deliver"] == "failed"  # deliver ran (all_done), then held
     assert states["dbt_build"] == "success"  # data kept and computed, only publishing held
+    assert len(alerts) == 1, alerts
+    assert alerts[0]["night"] == "2024-03-31" and alerts[0]["text"].startswith(
+        "nightly_warning 2024-03-31: publishing held for 2024-03-31: ")
+    assert "未送达" in alerts[0]["text"]
     assert not Workspace(data_dir).outputs("2024-03-31").exists()
     con = duckdb.connect(str(Workspace(data_dir).duckdb_path))  # dbt holds it open in this process
     may_publish, findings = con.execute(
@@ -86,7 +97,7 @@ def test_a_half_sized_claims_delivery_holds_the_lists(small_city, data_dir, tmp_
     rows = pd.read_csv(tonight, dtype=str, keep_default_na=False)
     rows.head(int(statistics.median(earlier) // 2)).to_csv(tonight, index=False)
     run, states = _run(tmp_path, feeds, "2024-03-31")
-    assert states["publish"] == "skipped"
+    assert states["publish"] == "failed" and str(run.state) == "failed"
     assert not Workspace(data_dir).outputs("2024-03-31").exists()
     report = (Workspace(data_dir).root / "reports" / "2024-03-31" / "quality.html").read_text(encoding="utf-8")
     assert "暂停发布" in report and "疑似数据未送全" in report

@@ -14,6 +14,7 @@ from poverty_warning.contract import ids
 from poverty_warning.outreach import cases as outreach
 from poverty_warning.publish.delivery import COLUMNS
 from poverty_warning.contract.vocabulary import LIST_TITLES
+from poverty_warning.warehouse import create_tables
 from poverty_warning.workspace import Workspace
 
 NIGHT, NEXT = "2024-03-30", "2024-03-31"
@@ -186,7 +187,7 @@ def test_referrals_go_to_a_charity_only_with_consent(nights):
 def test_escalation_and_cooldown_bring_a_case_back():
     con = duckdb.connect()
     con.execute("CREATE SCHEMA meta; CREATE SCHEMA staging")
-    con.execute(outreach.CASE_LOG)
+    create_tables(con)
     con.execute("CREATE TABLE staging.stg_outreach_feedback (case_id VARCHAR, feedback_status VARCHAR, "
                 "updated_at DATE, consent_to_charity BOOLEAN, source_file VARCHAR, source_row INTEGER)")
     con.execute("INSERT INTO meta.case_log VALUES "

@@ -255,7 +255,7 @@ def held_night(small_city, tmp_path_factory):
     feeds = _copy_city(small_city, tmp)
     shutil.rmtree(feeds / "claims" / HELD_NIGHT)
     ws = Workspace(tmp / "data")
-    with pytest.raises(nightly.PublishBlocked, match="未送达"):
+    with pytest.raises(nightly.PublishHeld, match="未送达"):
         nightly.run_night(ws, feeds, HELD_NIGHT, "shanghai-2022")
     return ws
 

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from poverty_warning.ingest import feeds as feedio
+from poverty_warning.warehouse import create_tables
 from poverty_warning.contract import AMOUNT, BOOL, DATE, FEEDS, INT, LANDING_ORDER
 from poverty_warning.ingest.rowcheck import CLAIM_AMOUNTS, Reference, check
 
@@ -34,21 +35,11 @@ class LandedFile:
     rows_quarantined: int
 
 
-def ensure_meta(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute("""CREATE TABLE IF NOT EXISTS meta.landed_files (
-        feed VARCHAR, file VARCHAR, sha256 VARCHAR, delivery_date DATE, night DATE,
-        rows_received INTEGER, rows_loaded INTEGER, rows_quarantined INTEGER,
-        lake_path VARCHAR, quarantine_path VARCHAR, PRIMARY KEY (file, sha256))""")
-    con.execute("CREATE TABLE IF NOT EXISTS meta.person_keys (person_id VARCHAR)")
-    con.execute("CREATE TABLE IF NOT EXISTS meta.claim_keys (claim_id VARCHAR, reversal_of VARCHAR, cents BIGINT[])")
-
-
 def pending(con: duckdb.DuckDBPyConnection, feeds_dir: Path, night: str) -> list[tuple[feedio.FeedFile, str]]:
     """The night's files not landed before, each opened once so that a file-level
     fault (missing feed or column, unreadable file) stops the night before
     anything is written."""
-    ensure_meta(con)
+    create_tables(con)
     seen = {(f, s) for f, s in con.execute("SELECT file, sha256 FROM meta.landed_files").fetchall()}
     order = {name: i for i, name in enumerate(LANDING_ORDER)}
     todo = []
@@ -96,8 +87,8 @@ def _land_batch(con, lake: Path, feed: str, batch, night: str) -> list[LandedFil
     checked = check(feed, frame, _reference(con, feed, frame))
     keep = frame.loc[checked.loaded_index, ["_file", "_delivery_date"]].reset_index(drop=True)
     loaded = pd.concat([checked.loaded, keep], axis=1)
-    lake_path = lake / feed / f"night={night}.parquet"
-    q_path = lake / "_quarantine" / feed / f"night={night}.parquet"
+    lake_path = _new_batch_path(lake / feed, night)
+    q_path = _new_batch_path(lake / "_quarantine" / feed, night)
     _write_loaded(con, feed, loaded, lake_path, night)
     _index_keys(con, feed, checked.loaded)
     _write_batch_projection(feed, frame, checked, lake / "_batches" / feed / f"night={night}.parquet")
@@ -118,6 +109,16 @@ def _land_batch(con, lake: Path, feed: str, batch, night: str) -> list[LandedFil
         result.append(LandedFile(ff.feed, ff.rel, received[ff.rel], n_loaded, n_q))
     log.info("landed %s: %d files, %d rows loaded, %d quarantined", feed, len(batch), len(loaded), len(quarantine))
     return result
+
+
+def _new_batch_path(folder: Path, night: str) -> Path:
+    """`night=<night>.parquet`, or `night=<night>.<n>.parquet` when the night already landed a batch of
+    this feed (a rerun that finds a late file): a landed batch is never overwritten."""
+    path, n = folder / f"night={night}.parquet", 1
+    while path.exists():
+        n += 1
+        path = folder / f"night={night}.{n}.parquet"
+    return path
 
 
 def _write_batch_projection(feed: str, frame: pd.DataFrame, checked, path: Path) -> None:

@@ -17,23 +17,19 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import yaml
 
 from poverty_warning.contract import ids
 from poverty_warning.contract.vocabulary import BENEFIT_ZH, CATEGORY_NAMES_ZH, LEVEL_RANK, PRIORITY_ZH, RULE_ZH
+from poverty_warning import settings
 from poverty_warning.settings import DEFAULTS_DIR
+from poverty_warning.warehouse import create_tables
 
 CONFIG = DEFAULTS_DIR / "outreach.yaml"
 
-CASE_LOG = """CREATE TABLE IF NOT EXISTS meta.case_log (
-    night DATE, case_id VARCHAR, policy_id VARCHAR, household_id VARCHAR, subdistrict_code VARCHAR,
-    list_kind VARCHAR, reason_key VARCHAR, level INTEGER, action VARCHAR, status VARCHAR)"""
-REFERRAL_LOG = """CREATE TABLE IF NOT EXISTS meta.referral_log (
-    night DATE, case_id VARCHAR, program_id VARCHAR, household_id VARCHAR, consented BOOLEAN)"""
 
 
 def load_config(path: Path = CONFIG) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return settings.outreach(path)
 
 
 def case_id(policy_id: str, household_id: str, reason_key: str) -> str:
@@ -143,7 +139,7 @@ def _items(con, night: str, policy_id: str, cfg: dict) -> pd.DataFrame:
 def _risk_scores(con) -> pd.DataFrame:
     """Risk scores from the early-warning model, where it has scored tonight."""
     try:
-        return con.execute("SELECT household_id, risk_score, risk_band, risk_reasons FROM marts.household_risk_scores").df()
+        return con.execute("SELECT household_id, risk_score, risk_band, risk_reasons FROM risk.household_scores").df()
     except duckdb.Error:
         return pd.DataFrame(columns=["household_id", "risk_score", "risk_band", "risk_reasons"])
 
@@ -159,11 +155,10 @@ def _feedback(con, night: str) -> pd.DataFrame:
 def decide(con: duckdb.DuckDBPyConnection, night: str, policy_id: str, cfg: dict | None = None) -> Night:
     """Tonight's cases, what is sent, and the charity referrals; recorded in the case log."""
     cfg = cfg or load_config()
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute(CASE_LOG)
-    con.execute(REFERRAL_LOG)
-    con.execute("DELETE FROM meta.case_log WHERE night >= CAST(? AS DATE)", [night])
-    con.execute("DELETE FROM meta.referral_log WHERE night >= CAST(? AS DATE)", [night])
+    create_tables(con)
+    # Only this night is recomputed (from the nights before it); later nights' history stays.
+    con.execute("DELETE FROM meta.case_log WHERE night = CAST(? AS DATE)", [night])
+    con.execute("DELETE FROM meta.referral_log WHERE night = CAST(? AS DATE)", [night])
     items = _items(con, night, policy_id, cfg)
     referrals = pd.DataFrame()
     if not items.empty:

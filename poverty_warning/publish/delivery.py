@@ -21,7 +21,6 @@ import hmac
 import io
 import json
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -32,7 +31,9 @@ import httpx
 import pandas as pd
 from tenacity import RetryError, Retrying, stop_after_attempt, wait_exponential
 
+from poverty_warning import settings
 from poverty_warning.contract.vocabulary import LIST_TITLES
+from poverty_warning.warehouse import create_tables, record_audit
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,6 @@ REFERRAL_COLUMNS = [
     ("age", "年龄"), ("diagnoses", "诊断（ICD-10）"), ("burden_12_months", "近12个月个人负担（元）"),
     ("suggested_amount", "项目最高资助（元）"),
 ]
-DELIVERIES = """CREATE TABLE IF NOT EXISTS meta.deliveries (
-    idempotency_key VARCHAR PRIMARY KEY, channel VARCHAR, recipient VARCHAR, night DATE, manifest VARCHAR,
-    status VARCHAR, attempts INTEGER, last_error VARCHAR, first_attempt_at TIMESTAMP, delivered_at TIMESTAMP)"""
 
 
 def _sheet(items: pd.DataFrame) -> pd.DataFrame:
@@ -139,6 +137,14 @@ def write_outbox(outbox: Path, night: str, items: pd.DataFrame, referrals: pd.Da
     return written
 
 
+def audit_produced(con: duckdb.DuckDBPyConnection, folders: list[Path]) -> None:
+    """The audit trail's record of each list version written to the outbox tonight."""
+    for folder in folders:
+        data = (folder / "manifest.json").read_bytes()
+        manifest = json.loads(data)
+        record_audit(con, manifest["night"], "produced", manifest["recipient"], manifest["version"], _sha(data))
+
+
 @dataclass
 class Webhook:
     url: str
@@ -148,12 +154,10 @@ class Webhook:
 
     @classmethod
     def from_env(cls) -> "Webhook | None":
-        url = os.environ.get("POVERTY_WARNING_WEBHOOK_URL")
-        if not url:
+        cfg = settings.get()
+        if not cfg.webhook_url:
             return None
-        return cls(url, os.environ.get("POVERTY_WARNING_WEBHOOK_SECRET", ""),
-                   int(os.environ.get("POVERTY_WARNING_WEBHOOK_ATTEMPTS", "4")),
-                   float(os.environ.get("POVERTY_WARNING_WEBHOOK_BACKOFF", "1.0")))
+        return cls(cfg.webhook_url, cfg.webhook_secret, cfg.webhook_attempts, cfg.webhook_backoff)
 
     def sign(self, body: bytes) -> str:
         return "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
@@ -169,8 +173,7 @@ def _manifests(outbox: Path, night: str):
 def deliver(con: duckdb.DuckDBPyConnection, outbox: Path, night: str, webhook: Webhook | None,
             now=lambda: dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)) -> dict:
     """Send every list version not yet delivered (tonight's and earlier nights' failures)."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute(DELIVERIES)
+    create_tables(con)
     done = {k for (k,) in con.execute("SELECT idempotency_key FROM meta.deliveries WHERE status = 'delivered'").fetchall()}
     counts = {"delivered": 0, "failed": 0, "already": 0, "file_only": 0}
     for path, manifest in _manifests(outbox, night):
@@ -178,8 +181,10 @@ def deliver(con: duckdb.DuckDBPyConnection, outbox: Path, night: str, webhook: W
         if key in done:
             counts["already"] += 1
             continue
+        checksum = _sha(path.read_bytes())
         if webhook is None:
             _record(con, key, "file", manifest, "dropped", 0, None, now())
+            record_audit(con, manifest["night"], "file_only", manifest["recipient"], manifest["version"], checksum)
             counts["file_only"] += 1
             continue
         body = json.dumps({"idempotency_key": key, "recipient": manifest["recipient"], "night": manifest["night"],
@@ -196,10 +201,12 @@ def deliver(con: duckdb.DuckDBPyConnection, outbox: Path, night: str, webhook: W
                     response = httpx.post(webhook.url, content=body, headers=headers, timeout=10.0)
                     response.raise_for_status()
             _record(con, key, "webhook", manifest, "delivered", attempts, None, now())
+            record_audit(con, manifest["night"], "delivered", manifest["recipient"], manifest["version"], checksum)
             counts["delivered"] += 1
         except RetryError as exc:
             error = str(exc.last_attempt.exception()).splitlines()[0][:200] if exc.last_attempt else "failed"
             _record(con, key, "webhook", manifest, "failed", attempts, error, now())
+            record_audit(con, manifest["night"], "failed", manifest["recipient"], manifest["version"], checksum, error)
             counts["failed"] += 1
             log.warning("delivery of %s failed after %d attempts; retried next night", manifest["recipient"], attempts)
     return counts

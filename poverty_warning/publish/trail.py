@@ -36,7 +36,7 @@ class Trail:
     rules: pd.DataFrame  # fct_trail_rules
     entitlements: pd.DataFrame  # fct_trail_entitlements
     totals: pd.DataFrame  # fct_entitlements: the person-year-benefit amounts the lists show
-    risk: pd.Series | None  # marts.household_risk_scores, where the model scored
+    risk: pd.Series | None  # risk.household_scores, where the model scored
 
 
 def _frame(con, sql: str, households: list[str]) -> pd.DataFrame:
@@ -78,7 +78,7 @@ def read(con: duckdb.DuckDBPyConnection, households: list[str]) -> dict[str, Tra
     totals = _frame(con, "SELECT * FROM marts.fct_entitlements WHERE household_id IN {households} "
                          "ORDER BY person_id, year, benefit", households)
     try:
-        risk = _frame(con, "SELECT * FROM marts.household_risk_scores WHERE household_id IN {households}", households)
+        risk = _frame(con, "SELECT * FROM risk.household_scores WHERE household_id IN {households}", households)
     except duckdb.CatalogException:  # no model scored tonight
         risk = pd.DataFrame(columns=["household_id"])
     trails = {}

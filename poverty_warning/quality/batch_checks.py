@@ -18,6 +18,7 @@ import duckdb
 import yaml
 from poverty_warning.contract.vocabulary import FEED_ZH
 from poverty_warning.settings import SUITES_DIR
+from poverty_warning.warehouse import create_tables
 
 CONFIG = SUITES_DIR / "batch_checks.yaml"
 
@@ -49,12 +50,6 @@ class Verdict:
 
 def load_config(path: Path = CONFIG) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def ensure_history(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute("CREATE TABLE IF NOT EXISTS meta.batch_checks (night DATE PRIMARY KEY, may_publish BOOLEAN, "
-                "findings VARCHAR, figures VARCHAR)")
 
 
 def _amount_drift(con, night: str, cfg: dict, figures: dict) -> list[Finding]:
@@ -187,7 +182,7 @@ def judge(con: duckdb.DuckDBPyConnection, night: str, expect_daily_claims: bool 
 
 
 def _store(con: duckdb.DuckDBPyConnection, verdict: Verdict) -> None:
-    ensure_history(con)
+    create_tables(con)
     con.execute("INSERT OR REPLACE INTO meta.batch_checks VALUES (CAST(? AS DATE), ?, ?, ?)", [
         verdict.night, verdict.may_publish, json.dumps([asdict(f) for f in verdict.findings], ensure_ascii=False),
         json.dumps(verdict.figures, ensure_ascii=False)])
@@ -195,7 +190,7 @@ def _store(con: duckdb.DuckDBPyConnection, verdict: Verdict) -> None:
 
 def stored(con: duckdb.DuckDBPyConnection, night: str) -> Verdict | None:
     """The night's verdict as validate (and later steps) recorded it."""
-    ensure_history(con)
+    create_tables(con)
     row = con.execute("SELECT may_publish, findings, figures FROM meta.batch_checks WHERE night = CAST(? AS DATE)",
                       [night]).fetchone()
     if row is None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from poverty_warning.warehouse import create_tables
 from poverty_warning.contract import ids
 from poverty_warning.contract import FEEDS, ID
 from poverty_warning.ingest.rowcheck import checks_for
@@ -95,13 +96,6 @@ def _context(ws: Workspace):
     return context
 
 
-def ensure_results_table(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute("""CREATE TABLE IF NOT EXISTS meta.gx_results (night DATE, feed VARCHAR, expectation VARCHAR,
-        column_name VARCHAR, check_code VARCHAR, reason_zh VARCHAR, success BOOLEAN, element_count BIGINT,
-        unexpected_count BIGINT)""")
-
-
 def validate_night(ws: Workspace, night: str) -> pd.DataFrame:
     """Run every feed's suite on the night's batch; return one row per expectation."""
     import great_expectations as gx
@@ -147,7 +141,7 @@ def validate_night(ws: Workspace, night: str) -> pd.DataFrame:
     summary = pd.DataFrame(rows)
     con = duckdb.connect(str(ws.duckdb_path))
     try:
-        ensure_results_table(con)
+        create_tables(con)
         con.execute("DELETE FROM meta.gx_results WHERE night = CAST(? AS DATE)", [night])
         if not summary.empty:
             con.register("s", summary)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from poverty_warning.warehouse import create_tables
+
 from poverty_warning.quality import batch_checks
 
 
@@ -28,9 +30,7 @@ class Release:
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute("CREATE TABLE IF NOT EXISTS meta.releases (night DATE, reviewer VARCHAR, reason VARCHAR, "
-                "released_at TIMESTAMP, overruled VARCHAR)")
+    create_tables(con)  # meta.releases is declared with the other pipeline tables in meta.sql
 
 
 def record(con: duckdb.DuckDBPyConnection, night: str, reviewer: str, reason: str) -> Release:

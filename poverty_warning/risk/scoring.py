@@ -12,11 +12,7 @@ import pandas as pd
 from poverty_warning.risk.features import FEATURES, load
 from poverty_warning.risk.model import RiskModel, band
 
-RISK_TABLE = """CREATE OR REPLACE TABLE marts.household_risk_scores AS SELECT * FROM scored"""
-MONITOR = """CREATE TABLE IF NOT EXISTS meta.model_monitoring (night DATE, model_version VARCHAR,
-    item VARCHAR, psi DOUBLE, sample_size BIGINT)"""
-# Warehouses made before the sample size was recorded gain the column (the report needs it to judge drift).
-MONITOR_SAMPLE = "ALTER TABLE meta.model_monitoring ADD COLUMN IF NOT EXISTS sample_size BIGINT"
+from poverty_warning.warehouse import create_tables
 
 
 def psi(reference: dict, values: np.ndarray) -> float:
@@ -46,13 +42,11 @@ def score(con: duckdb.DuckDBPyConnection, night: str, model: RiskModel) -> pd.Da
     rows["risk_reasons"] = model.reasons(rows) if len(rows) else []
     scored = rows[["household_id", "feature_month", "risk_score", "risk_band", "risk_reasons"]].assign(
         model_version=model.meta["version"])
-    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    create_tables(con)
     con.register("scored", scored)
-    con.execute(RISK_TABLE)
+    con.execute("DELETE FROM risk.household_scores")  # the latest night's scores only
+    con.execute("INSERT INTO risk.household_scores BY NAME SELECT * FROM scored")
     con.unregister("scored")
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute(MONITOR)
-    con.execute(MONITOR_SAMPLE)
     con.execute("DELETE FROM meta.model_monitoring WHERE night = CAST(? AS DATE)", [night])
     drift = [("score", psi(model.reference["score_bins"], probability))]
     drift += [(f, psi(model.reference["feature_bins"][f], rows[f].to_numpy(float))) for f in FEATURES]

@@ -1,0 +1,50 @@
+-- The pipeline's own tables (everything else in the warehouse is a dbt model or a raw view).
+-- Created by poverty_warning.warehouse.create_tables on every connection; each statement is idempotent.
+CREATE SCHEMA IF NOT EXISTS meta;
+CREATE SCHEMA IF NOT EXISTS risk;
+
+-- ingest: one row per landed feed file, and the keys later batches are checked against
+CREATE TABLE IF NOT EXISTS meta.landed_files (
+    feed VARCHAR, file VARCHAR, sha256 VARCHAR, delivery_date DATE, night DATE,
+    rows_received INTEGER, rows_loaded INTEGER, rows_quarantined INTEGER,
+    lake_path VARCHAR, quarantine_path VARCHAR, PRIMARY KEY (file, sha256));
+CREATE TABLE IF NOT EXISTS meta.person_keys (person_id VARCHAR);
+CREATE TABLE IF NOT EXISTS meta.claim_keys (claim_id VARCHAR, reversal_of VARCHAR, cents BIGINT[]);
+
+-- validate: the night's verdict, and each expectation's result
+CREATE TABLE IF NOT EXISTS meta.batch_checks (
+    night DATE PRIMARY KEY, may_publish BOOLEAN, findings VARCHAR, figures VARCHAR);
+CREATE TABLE IF NOT EXISTS meta.gx_results (
+    night DATE, feed VARCHAR, expectation VARCHAR, column_name VARCHAR, check_code VARCHAR, reason_zh VARCHAR,
+    success BOOLEAN, element_count BIGINT, unexpected_count BIGINT);
+
+-- score: the latest night's household risk scores (a dbt source, `risk`), and drift per night
+CREATE TABLE IF NOT EXISTS risk.household_scores (
+    household_id VARCHAR, feature_month DATE, risk_score DOUBLE, risk_band VARCHAR, risk_reasons VARCHAR,
+    model_version VARCHAR);
+CREATE TABLE IF NOT EXISTS meta.model_monitoring (
+    night DATE, model_version VARCHAR, item VARCHAR, psi DOUBLE, sample_size BIGINT);
+-- warehouses made before the sample size was recorded gain the column (the report judges drift by it)
+ALTER TABLE meta.model_monitoring ADD COLUMN IF NOT EXISTS sample_size BIGINT;
+
+-- a reviewer's release of a held night (quality.release), shown on the report and audited
+CREATE TABLE IF NOT EXISTS meta.releases (
+    night DATE, reviewer VARCHAR, reason VARCHAR, released_at TIMESTAMP, overruled VARCHAR);
+
+-- publish: one row per case and night, and the referrals sent
+CREATE TABLE IF NOT EXISTS meta.case_log (
+    night DATE, case_id VARCHAR, policy_id VARCHAR, household_id VARCHAR, subdistrict_code VARCHAR,
+    list_kind VARCHAR, reason_key VARCHAR, level INTEGER, action VARCHAR, status VARCHAR);
+CREATE TABLE IF NOT EXISTS meta.referral_log (
+    night DATE, case_id VARCHAR, program_id VARCHAR, household_id VARCHAR, consented BOOLEAN);
+
+-- deliver: each list version's delivery
+CREATE TABLE IF NOT EXISTS meta.deliveries (
+    idempotency_key VARCHAR PRIMARY KEY, channel VARCHAR, recipient VARCHAR, night DATE, manifest VARCHAR,
+    status VARCHAR, attempts INTEGER, last_error VARCHAR, first_attempt_at TIMESTAMP, delivered_at TIMESTAMP);
+
+-- the audit trail: every list version produced (publish) and every delivery outcome (deliver), with the
+-- sha256 of the list's manifest, which itself holds each file's sha256
+CREATE TABLE IF NOT EXISTS meta.list_audit (
+    recorded_at TIMESTAMP, night DATE, event VARCHAR, recipient VARCHAR, version VARCHAR, manifest_sha256 VARCHAR,
+    detail VARCHAR);
