@@ -21,15 +21,15 @@ judged as (
         y.entitlement_year,
         case
             when i.judged_on_month_day is not null then
-                least(cast({{ dbt.concat(["cast(y.entitlement_year as varchar)", "'-'", "i.judged_on_month_day"]) }} as date), {{ as_of() }})
+                least(cast({{ dbt.concat(["cast(y.entitlement_year as " ~ dbt.type_string() ~ ")", "'-'", "i.judged_on_month_day"]) }} as date), {{ as_of() }})
         end as judged_on,
-        cast({{ dbt.concat(["cast(y.entitlement_year as varchar)", "'-01-01'"]) }} as date) as year_start,
-        least(cast({{ dbt.concat(["cast(y.entitlement_year as varchar)", "'-12-31'"]) }} as date), {{ as_of() }}) as year_end
+        cast({{ dbt.concat(["cast(y.entitlement_year as " ~ dbt.type_string() ~ ")", "'-01-01'"]) }} as date) as year_start,
+        least(cast({{ dbt.concat(["cast(y.entitlement_year as " ~ dbt.type_string() ~ ")", "'-12-31'"]) }} as date), {{ as_of() }}) as year_end
     from items as i
     cross join years as y
     inner join policy as p
         on y.entitlement_year between extract(year from p.effective_from) and extract(year from p.effective_to)
-    where cast({{ dbt.concat(["cast(y.entitlement_year as varchar)", "'-01-01'"]) }} as date) <= {{ as_of() }}
+    where cast({{ dbt.concat(["cast(y.entitlement_year as " ~ dbt.type_string() ~ ")", "'-01-01'"]) }} as date) <= {{ as_of() }}
 ),
 
 holders as (

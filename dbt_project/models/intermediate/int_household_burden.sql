@@ -31,6 +31,6 @@ select
     b.inpatient_claims,
     b.claims,
     i.annual_disposable_income as income_amount,
-    case when i.annual_disposable_income > 0 then b.burden_amount / i.annual_disposable_income end as burden_ratio
+    case when i.annual_disposable_income > 0 then {{ divide('b.burden_amount', 'i.annual_disposable_income') }} end as burden_ratio
 from burden as b
 inner join {{ ref('int_household_income_as_of') }} as i on i.household_id = b.household_id

@@ -110,8 +110,8 @@ measured as (
 
 select
     m.*,
-    m.income_amount / m.household_size as per_capita_income,
-    case when m.income_amount > 0 then m.burden_amount / m.income_amount end as burden_ratio,
+    {{ divide('m.income_amount', 'm.household_size') }} as per_capita_income,
+    case when m.income_amount > 0 then {{ divide('m.burden_amount', 'm.income_amount') }} end as burden_ratio,
     case
         when m.kind = 'member_amount' then
             case m.comparison when '>=' then m.burden_amount >= m.threshold else m.burden_amount > m.threshold end
@@ -123,13 +123,13 @@ select
             end
         when m.kind = 'residual_income_below_line' then
             not m.residual_line_missing
-            and (m.income_amount - m.burden_amount) / m.household_size / 12 < m.residual_line
+            and {{ divide('(m.income_amount - m.burden_amount)', 'm.household_size') }} / 12 < m.residual_line
     end as meets_threshold,
     case
         when m.kind = 'member_amount' then true
         when m.income_line is null then not m.line_missing
-        when m.line_period = 'monthly' then m.income_amount / m.household_size / 12 < m.income_line
-        else m.income_amount / m.household_size < m.income_line
+        when m.line_period = 'monthly' then {{ divide('m.income_amount', 'm.household_size') }} / 12 < m.income_line
+        else {{ divide('m.income_amount', 'm.household_size') }} < m.income_line
     end as meets_income_line,
     case when m.assets_test then coalesce(m.assets_within_limit, false) else true end as meets_assets_test
 from measured as m

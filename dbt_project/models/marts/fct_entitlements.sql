@@ -32,8 +32,8 @@ year_category as (
         from (select distinct person_id, claim_year from claim_totals) as t
         inner join policy_categories as c
             on c.person_id = t.person_id
-            and c.valid_from <= cast({{ dbt.concat(["cast(t.claim_year as varchar)", "'-12-31'"]) }} as date)
-            and c.valid_to >= cast({{ dbt.concat(["cast(t.claim_year as varchar)", "'-01-01'"]) }} as date)
+            and c.valid_from <= cast({{ dbt.concat(["cast(t.claim_year as " ~ dbt.type_string() ~ ")", "'-12-31'"]) }} as date)
+            and c.valid_to >= cast({{ dbt.concat(["cast(t.claim_year as " ~ dbt.type_string() ~ ")", "'-01-01'"]) }} as date)
     ) as ranked
     where pick = 1
 ),
@@ -60,13 +60,14 @@ claim_based as (
         t.benefit,
         coalesce(co.category, y.category) as category,
         t.base_amount,
-        coalesce(k.expected_assistance, 0) as expected_assistance,
+        -- In cents, as the union with the cash allowances makes it in DuckDB; explicit for every engine.
+        cast(coalesce(k.expected_assistance, 0) as decimal(38, 2)) as expected_assistance,
         t.paid_assistance,
         {{ dbt.concat([
             "case when not t.any_covered then '该救助身份不享受此项救助；' else '' end",
             "case when t.any_covered and t.uncovered_base > 0 then '部分费用发生时不在救助身份有效期内或不属救助范围；' else '' end",
-            "case when k.binding_annual_cap is not null then '已达年度救助限额' || cast(cast(k.binding_annual_cap as integer) as varchar) || '元；' else '' end",
-            "case when k.binding_combined_cap is not null then '已达年度合计救助限额' || cast(cast(k.binding_combined_cap as integer) as varchar) || '元；' else '' end",
+            "case when k.binding_annual_cap is not null then '已达年度救助限额' || cast(" ~ whole_number('k.binding_annual_cap') ~ " as " ~ dbt.type_string() ~ ") || '元；' else '' end",
+            "case when k.binding_combined_cap is not null then '已达年度合计救助限额' || cast(" ~ whole_number('k.binding_combined_cap') ~ " as " ~ dbt.type_string() ~ ") || '元；' else '' end",
             "case when k.daily_cap_binding then '单日救助金额超过限额的部分不予救助；' else '' end",
             "case when k.monthly_limit_binding then '每月救助次数已满，超出的就诊不予救助；' else '' end",
             "case when k.has_deductible then '扣除起付标准后计算；' else '' end",

@@ -169,7 +169,7 @@ select
         when l.months_ahead = 6 then 0
     end as label,
     l.months_ahead = 6 as label_complete,
-    {{ dbt.concat(["cast(cast(floor(mem.oldest_age / 20) * 20 as integer) as varchar)", "'+'"]) }} as age_group,
+    {{ dbt.concat(["cast(cast(floor(mem.oldest_age / 20) * 20 as integer) as " ~ dbt.type_string() ~ ")", "'+'"]) }} as age_group,
     mem.district_code
 from labelled as l
 left join members as mem on mem.household_id = l.household_id and mem.month_start = l.month_start

@@ -21,7 +21,7 @@ select
     household_size,
     {{ money('burden_amount') }} as burden_amount,
     {{ money('income_amount') }} as income_amount,
-    cast(round(burden_ratio, 4) as decimal(10, 4)) as burden_ratio,
+    cast({{ round_double('burden_ratio', 4) }} as decimal(10, 4)) as burden_ratio,
     warning_level,
     warning_label,
     level_ratio,

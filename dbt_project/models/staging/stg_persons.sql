@@ -3,7 +3,7 @@ with latest as (
 )
 
 select
-    cast(person_id as varchar) as person_id,
+    cast(person_id as {{ dbt.type_string() }}) as person_id,
     name as person_name,
     sex,
     cast(birth_date as date) as birth_date,

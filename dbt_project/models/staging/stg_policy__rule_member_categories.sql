@@ -1,1 +1,1 @@
-select policy_id, rule, cast(category as varchar) as category from {{ source('policy', 'rule_member_categories') }}
+select policy_id, rule, cast(category as {{ dbt.type_string() }}) as category from {{ source('policy', 'rule_member_categories') }}
