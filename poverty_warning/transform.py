@@ -23,7 +23,8 @@ def write_policy_tables(ws: Workspace) -> None:
         con.close()
 
 
-def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str | None = None) -> None:
+def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str | None = None,
+            target: str = "duckdb") -> None:
     """`dbt build` (or another command) with the night's vars; raises TransformError naming what failed."""
     from dbt.cli.main import dbtRunner
 
@@ -31,7 +32,7 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
     args = [command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
             "--target-path", str(ws.dbt_target), "--log-path", str(ws.dbt_logs),
             "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id, "duckdb_path": str(ws.duckdb_path)}),
-            "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats"]
+            "--target", target, "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats"]
     if select:
         args += ["--select", select]
     result = dbtRunner().invoke(args)
