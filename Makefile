@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test benchmark clean browser lock airflow airflow-smoke test-install
+.PHONY: install demo test benchmark clean browser lock airflow airflow-smoke test-install spark-check
 
 install: $(STAMP)
 
@@ -19,6 +19,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
+
+# The spark extra (dbt-spark, pyspark) only for `make spark-check`: the default set stays small.
+SPARK_STAMP := $(VENV)/.installed-spark
+$(SPARK_STAMP): $(STAMP) requirements-spark.lock
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements-spark.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(SPARK_STAMP)
 
 # Offline copies of the Data Docs' scripts and styles (npm registry); skipped where npm is missing.
 VENDOR_STAMP := vendor/node_modules/.installed
@@ -51,8 +58,13 @@ airflow: $(STAMP)
 airflow-smoke: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/poverty-warning airflow-smoke
 
+# The same models on DuckDB and on a local Spark (Java 17): prints spark=identical or the first differences.
+spark-check: $(SPARK_STAMP)
+	$(BIN)/poverty-warning spark-check
+
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark -c requirements.lock --python-version 3.11 -o requirements-spark.lock
 
 clean:
 	rm -rf $(VENV) data

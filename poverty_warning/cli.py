@@ -342,5 +342,34 @@ def airflow_smoke() -> None:
     raise typer.Exit(0 if passed else 1)
 
 
+@app.command("spark-check")
+def spark_check(
+    persons: int = typer.Option(3000, help="residents of the synthetic city"),
+    city: str = typer.Option("shanghai", help="shanghai, wuhai, taizhou or zhoushan (its own policy applies)"),
+    night: str = typer.Option("2024-06-30", help="the night built on both engines"),
+) -> None:
+    """Build a small synthetic city with dbt on DuckDB and on Spark; compare candidates, entitlements and
+    enrollment gaps row for row. Needs the spark extra (`make spark-check` installs it) and Java 17."""
+    _quiet_logs()
+    from .synth.cities import CITIES
+
+    if city not in CITIES:
+        _fail(f"unknown city {city!r}; known: {', '.join(CITIES)}")
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        _fail("spark-check needs the spark extra: run `make spark-check` (installs requirements-spark.lock)")
+    from .spark_check import run
+
+    try:
+        outcome = run([city], persons, _date(night, "--night"), say=typer.echo)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    for line in outcome.differences:
+        typer.echo(line)
+    typer.echo(outcome.last_line())
+    raise typer.Exit(0 if outcome.identical else 1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
