@@ -359,7 +359,7 @@ def spark_check(
         import pyspark  # noqa: F401
     except ImportError:
         _fail("spark-check needs the spark extra: run `make spark-check` (installs requirements-spark.lock)")
-    from .spark_check import run
+    from poverty_warning.spark_check import run
 
     try:
         outcome = run([city], persons, _date(night, "--night"), say=typer.echo)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import duckdb
 
-from .contract import AMOUNT, BOOL, DATE, FEEDS, INT
-from .workspace import Workspace
+from poverty_warning.contract import AMOUNT, BOOL, DATE, FEEDS, INT
+from poverty_warning.workspace import Workspace
 
 SPARK_TYPE = {AMOUNT: "DECIMAL(18,2)", DATE: "DATE", INT: "INT", BOOL: "BOOLEAN"}
 
@@ -64,7 +64,7 @@ def _empty_select(feed: str) -> str:
 
 
 def register_raw(spark, lake: Path) -> None:
-    """`raw.<feed>` over every landed Parquet file of the feed, as `landing.refresh_raw_views` does in DuckDB."""
+    """`raw.<feed>` over every landed Parquet file of the feed, as `ingest.landing.refresh_raw_views` does in DuckDB."""
     spark.sql("CREATE DATABASE IF NOT EXISTS raw")
     for feed in FEEDS:
         folder = lake / feed
@@ -79,7 +79,7 @@ def register_raw(spark, lake: Path) -> None:
 
 
 def register_policy(spark, ws: Workspace) -> None:
-    """`policy.*`: the tables `policies.tables.write` made in the DuckDB warehouse, exported as Parquet,
+    """`policy.*`: the tables `policy.tables.write` made in the DuckDB warehouse, exported as Parquet,
     so both engines read the very same rows and types."""
     folder = ws.root / "spark" / "policy"
     folder.mkdir(parents=True, exist_ok=True)

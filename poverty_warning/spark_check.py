@@ -16,11 +16,12 @@ from pathlib import Path
 
 import duckdb
 
-from . import ids, pipeline
-from .synth.cities import CITIES
-from .synth.generator import generate
-from .transform import run_dbt
-from .workspace import Workspace
+from poverty_warning import nightly
+from poverty_warning.contract import ids
+from poverty_warning.synth.cities import CITIES
+from poverty_warning.synth.generator import generate
+from poverty_warning.transform import run_dbt
+from poverty_warning.workspace import Workspace
 
 # Contract output -> the mart it is published from.
 COMPARED = {"candidates": "fct_candidates", "entitlements": "fct_entitlements",
@@ -93,14 +94,14 @@ def _spark_rows(spark, table: str) -> tuple[list[str], list[tuple]]:
 
 
 def check_city(root: Path, city: str, persons: int, night: str, outcome: Outcome, say=print) -> None:
-    from . import spark as on_spark
+    from poverty_warning import spark as on_spark
 
     policy = CITIES[city].policy_id
     feeds, ws = root / city / "feeds", Workspace(root / city / "data")
     end = dt.date.fromisoformat(night)
     generate(city, persons, end - dt.timedelta(days=HISTORY_DAYS), end, 20241124, feeds)
-    pipeline.ingest(ws, feeds, night)
-    pipeline.transform(ws, night, policy)
+    nightly.ingest(ws, feeds, night)
+    nightly.transform(ws, night, policy)
     say(f"{city} ({persons} residents, {policy}, night {night}): built on duckdb")
     spark = on_spark.session(root / "spark")
     on_spark.register_raw(spark, ws.lake)
