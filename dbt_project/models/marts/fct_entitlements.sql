@@ -61,7 +61,7 @@ claim_based as (
         coalesce(co.category, y.category) as category,
         t.base_amount,
         -- In cents, as the union with the cash allowances makes it in DuckDB; explicit for every engine.
-        cast(coalesce(k.expected_assistance, 0) as decimal(38, 2)) as expected_assistance,
+        {{ money('coalesce(k.expected_assistance, 0)') }} as expected_assistance,
         t.paid_assistance,
         {{ dbt.concat([
             "case when not t.any_covered then '该救助身份不享受此项救助；' else '' end",
