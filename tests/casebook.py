@@ -49,9 +49,10 @@ class Casebook:
             "person_id": person, "category": category, "valid_from": valid_from, "valid_to": valid_to,
             "source": "civil_affairs", "dibao_class": dibao_class, "disability_grade": disability_grade})
 
-    def enroll(self, person: str, year: int, scheme: str = "resident", subsidy: str = "none") -> None:
+    def enroll(self, person: str, year: int, scheme: str = "resident", subsidy: str = "none",
+               enrolled_from: str | None = None) -> None:
         self.rows["enrollment"].append({
-            "person_id": person, "year": year, "scheme": scheme, "enrolled_from": f"{year}-01-01",
+            "person_id": person, "year": year, "scheme": scheme, "enrolled_from": enrolled_from or f"{year}-01-01",
             "enrolled_to": f"{year}-12-31", "premium_subsidy": subsidy})
 
     def parameter(self, name: str, year: int, value: float) -> None:
@@ -99,7 +100,8 @@ class Casebook:
         out = tmp_path / "out"
         assess(feeds, policy, as_of, out)
         result = {name: read_csv(out / f"{name}.csv") for name in
-                  ("candidates", "entitlements", "enrollment_gaps", "load_report", "quarantine")}
+                  ("candidates", "entitlements", "enrollment_gaps", "load_report", "quarantine",
+                   "suspected_dibao_uncovered")}
         assert result["quarantine"].empty, result["quarantine"].to_string()
         return result
 
