@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test benchmark clean browser lock
+.PHONY: install demo test benchmark clean browser lock policy-mutations
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ demo: $(STAMP) $(VENDOR_STAMP)
 
 test: $(STAMP) $(VENDOR_STAMP) browser
 	$(BIN)/python -m pytest
+
+# Every pack figure changed one at a time against the hand-worked cases (not part of `make test`).
+policy-mutations: $(STAMP)
+	$(BIN)/python -m tests.policy_mutations
 
 benchmark: $(STAMP)
 	$(BIN)/poverty-warning benchmark

@@ -75,6 +75,11 @@ class Casebook:
             "self_pay_in_scope": f"{self_in:.2f}", "self_pay_out_scope": f"{self_out:.2f}", "reversal_of": ""})
         return claim_id
 
+    def burden_household(self, household: str, ratio: float, day: str) -> None:
+        """Two people, 100,000 a year, and one stay whose in-scope self-pay is `ratio` of it."""
+        members = self.household(household, 2, income=100000)
+        self.claim(members[0], "inpatient", day, self_in=round(ratio * 100000, 2))
+
     def reverse(self, claim_id: str, day: str) -> None:
         original = next(r for r in self.rows["claims"] if r["claim_id"] == claim_id)
         amounts = ("total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid",
@@ -101,7 +106,7 @@ class Casebook:
         assess(feeds, policy, as_of, out)
         result = {name: read_csv(out / f"{name}.csv") for name in
                   ("candidates", "entitlements", "enrollment_gaps", "load_report", "quarantine",
-                   "suspected_dibao_uncovered")}
+                   "suspected_dibao_uncovered", "household_warnings")}
         assert result["quarantine"].empty, result["quarantine"].to_string()
         return result
 

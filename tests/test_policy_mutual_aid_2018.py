@@ -41,6 +41,10 @@ def result(tmp_path_factory):
     r7 = b.person("R7", "1950-01-01")
     b.category(r7, "returnee")
     b.claim(r7, "outpatient", "2022-04-01", self_in=2000, level=1, in_city=False)
+    # Warning levels: one household just under each level's ratio (its level stays the one below).
+    b.burden_household("WARN27", 0.27, "2022-09-01")
+    b.burden_household("WARN35", 0.35, "2022-09-01")
+    b.burden_household("WARN60", 0.6, "2022-09-01")
     b.parameter("mutual_aid_local_inpatient_deductible", 2022, 1500)
     r = b.assess(tmp_path_factory.mktemp("mutual"), "shanghai-2018-mutual-aid", "2023-02-28")
     r["people"] = dict(r1=r1, r2=r2, r3=r3, r4=r4, r5=r5, r6=r6, r7=r7)
@@ -107,3 +111,11 @@ def test_returnees_are_not_enrollment_gaps(in_force):
     assert in_force["enrollment_gaps"].empty
     assert money(one(in_force["entitlements"], person_id=in_force["people"]["r1"],
                      benefit="mutual_aid_subsidy")["expected_assistance"]) == 100
+
+
+def test_warning_levels(result):
+    """The pack's warning levels (30% / 40% / 70%): each household at its highest level reached."""
+    warnings = result["household_warnings"]
+    assert rows_for(warnings, household_id="WARN27").empty
+    assert one(warnings, household_id="WARN35")["warning_level"] == "watch"
+    assert one(warnings, household_id="WARN60")["warning_level"] == "alert"

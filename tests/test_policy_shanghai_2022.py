@@ -99,6 +99,10 @@ def result(tmp_path_factory):
     p24 = b.person("LOW54", "1970-01-01")
     b.category(p24, "low_income")
     b.enroll(p24, 2024, "resident", "none")
+    # Warning levels: one household just under each level's ratio (its level stays the one below).
+    b.burden_household("WARN27", 0.27, "2023-09-01")
+    b.burden_household("WARN35", 0.35, "2023-09-01")
+    b.burden_household("WARN60", 0.6, "2023-09-01")
     b.parameter("city_per_capita_disposable_income", 2023, 84834)
     b.parameter("dibao_monthly", 2024, 1510)
     r = b.assess(tmp_path_factory.mktemp("sh2022"), "shanghai-2022", AS_OF)
@@ -237,3 +241,11 @@ def test_rules_work_on_todays_date_with_figures_carried_forward(today):
     assert (t1["rule"], money(t1["burden_amount"])) == ("expenditure_poverty_type1", 10000)
     row = one(today["suspected_dibao_uncovered"], household_id="POORTODAY")
     assert (money(row["line_amount"]), row["line_year"], row["carried_forward_from_year"]) == (1510, "2026", "2024")
+
+
+def test_warning_levels(result):
+    """The pack's warning levels (30% / 40% / 70%): each household at its highest level reached."""
+    warnings = result["household_warnings"]
+    assert rows_for(warnings, household_id="WARN27").empty
+    assert one(warnings, household_id="WARN35")["warning_level"] == "watch"
+    assert one(warnings, household_id="WARN60")["warning_level"] == "alert"

@@ -58,6 +58,10 @@ def result(tmp_path_factory):
     p8 = b.person("TEKUNSMALL", "1950-01-01")
     b.category(p8, "tekun")
     b.claim(p8, "inpatient", "2023-04-01", self_in=10000)
+    # Warning levels: one household just under each level's ratio (its level stays the one below).
+    b.burden_household("WARN27", 0.27, "2023-09-01")
+    b.burden_household("WARN35", 0.35, "2023-09-01")
+    b.burden_household("WARN60", 0.6, "2023-09-01")
     r = b.assess(tmp_path_factory.mktemp("taizhou"), "taizhou-2017", AS_OF)
     r["people"] = dict(p1=p1, p2=p2, p3=p3, p4=p4, p5=p5, p6=p6, p7=p7, p8=p8, t1=t1[0], t2=t2[0])
     return r
@@ -138,3 +142,11 @@ def test_the_cap_carries_forward_to_today(today):
     rows = today["entitlements"]
     assert money(one(rows, person_id=today["people"]["p1"], benefit="inpatient")["expected_assistance"]) == 150000
     assert money(one(rows, person_id=today["people"]["p2"], benefit="inpatient")["expected_assistance"]) == 850
+
+
+def test_warning_levels(result):
+    """The pack's warning levels (30% / 40% / 70%): each household at its highest level reached."""
+    warnings = result["household_warnings"]
+    assert rows_for(warnings, household_id="WARN27").empty
+    assert one(warnings, household_id="WARN35")["warning_level"] == "watch"
+    assert one(warnings, household_id="WARN60")["warning_level"] == "alert"

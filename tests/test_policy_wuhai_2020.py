@@ -78,6 +78,11 @@ def result(tmp_path_factory):
     p14 = b.person("EP14", "1970-01-01")
     b.category(p14, "expenditure_poverty")
     b.claim(p14, "inpatient", "2023-03-01", self_in=10000, diagnosis="C34.9")
+    b.claim(p14, "outpatient", "2023-03-05", self_in=1000, diagnosis="C34.9")  # catastrophic outpatient 75%
+    # Warning levels: one household just under each level's ratio (its level stays the one below).
+    b.burden_household("WARN35", 0.35, "2023-09-01")
+    b.burden_household("WARN60", 0.6, "2023-09-01")
+    b.burden_household("WARN90", 0.9, "2023-09-01")
     b.parameter("min_wage_monthly", 2023, 1980)
     r = b.assess(tmp_path_factory.mktemp("wuhai"), "wuhai-2020", AS_OF)
     r["people"] = dict(p1=p1, p2=p2, p3=p3, p4=p4, p5=p5, p6=p6, p7=p7, p8=p8, p9=p9, p10=p10, p11=p11,
@@ -162,8 +167,17 @@ def test_no_cash_under_the_age_lines(result, person):
 def test_catastrophic_rates_below_the_caps(result):
     assert money(_expected(result, "p13", "inpatient")["expected_assistance"]) == 8500
     assert money(_expected(result, "p14", "inpatient")["expected_assistance"]) == 7500
+    assert money(_expected(result, "p14", "outpatient")["expected_assistance"]) == 750
 
 
 def test_rule_works_on_todays_date(today):
     row = one(today["candidates"], household_id="W2026")
     assert (money(row["income_amount"]), row["burden_ratio"]) == (57240, "0.7862")
+
+
+def test_warning_levels(result):
+    """The pack's warning levels (40% / 70% / 100%): each household at its highest level reached."""
+    warnings = result["household_warnings"]
+    assert rows_for(warnings, household_id="WARN35").empty
+    assert one(warnings, household_id="WARN60")["warning_level"] == "watch"
+    assert one(warnings, household_id="WARN90")["warning_level"] == "alert"

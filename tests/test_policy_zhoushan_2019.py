@@ -45,6 +45,10 @@ def result(tmp_path_factory):
     p9 = b.person("SPECIALOUT", "1955-01-01")
     b.category(p9, "dibao")
     b.claim(p9, "special_outpatient", "2020-03-01", self_in=150000)
+    # Warning levels: one household just under each level's ratio (its level stays the one below).
+    b.burden_household("WARN27", 0.27, "2020-09-01")
+    b.burden_household("WARN35", 0.35, "2020-09-01")
+    b.burden_household("WARN60", 0.6, "2020-09-01")
     r = b.assess(tmp_path_factory.mktemp("zhoushan"), "zhoushan-2019", AS_OF)
     r["people"] = dict(p1=p1, p2=p2, p3=p3, p4=p4, p5=p5, p6=p6, p7=p7, p8=p8, p9=p9)
     return r
@@ -127,3 +131,11 @@ def test_paid_before_approval_is_subsidised_next_year(today):
     gaps, people = today["enrollment_gaps"], today["people"]
     assert rows_for(gaps, person_id=people["paid"]).empty
     assert one(gaps, person_id=people["old"])["issue"] == "not_subsidized"
+
+
+def test_warning_levels(result):
+    """The pack's warning levels (30% / 40% / 70%): each household at its highest level reached."""
+    warnings = result["household_warnings"]
+    assert rows_for(warnings, household_id="WARN27").empty
+    assert one(warnings, household_id="WARN35")["warning_level"] == "watch"
+    assert one(warnings, household_id="WARN60")["warning_level"] == "alert"

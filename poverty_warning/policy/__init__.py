@@ -334,6 +334,7 @@ class Policy(_Strict):
             raise ValueError("outside_basic_insurance needs its outside_basic_insurance_clause")
         if self.paid_before_subsidized_next_year and not self.paid_before_clause:
             raise ValueError("paid_before_subsidized_next_year needs its paid_before_clause")
+        self.effective_choice.check(setting=self.effective_from.isoformat())
         lists = {d.name for d in self.disease_lists}
         for r in self.rules:
             if r.line_catastrophic_list and r.line_catastrophic_list not in lists:

@@ -33,6 +33,9 @@ EXTRA_QUERIES = {
         "SELECT household_id, subdistrict_code, household_size, income_amount, monthly_per_capita_income, "
         "line_parameter, line_amount, line_year, carried_forward_from_year, reason "
         "FROM marts.fct_suspected_dibao_uncovered ORDER BY household_id"),
+    "household_warnings.csv": (
+        "SELECT household_id, subdistrict_code, burden_amount, income_amount, burden_ratio, warning_level, "
+        "warning_label FROM marts.fct_household_warnings ORDER BY household_id"),
 }
 
 
