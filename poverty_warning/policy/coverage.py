@@ -150,6 +150,9 @@ def _rows(policy: Policy, tests: _Tests) -> list[tuple[str, str, str, str]]:
         s = policy.suspected_dibao_uncovered
         add(s.clause, f"suspected_dibao_uncovered: income alone under {s.line_parameter}, not "
             f"{', '.join(s.covered_categories)}", "int_parameters_resolved → fct_suspected_dibao_uncovered")
+    for ft in policy.fund_targets:
+        bounds = " … ".join("" if v is None else f"{v:g}" for v in (ft.minimum, ft.maximum))
+        add(ft.clause, f"fund_targets {ft.target} ({ft.kind}) {bounds}", "fct_fund_kpis")
     for w in policy.warning_levels:
         add(w.clause, f"warning_levels {w.level} {w.ratio:g}", "int_household_burden → fct_household_warnings")
     return rows
