@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test benchmark clean browser lock airflow airflow-smoke test-install spark-check
+.PHONY: install demo test benchmark clean browser lock airflow airflow-smoke test-install spark-check policy-mutations
 
 install: $(STAMP)
 
@@ -45,6 +45,9 @@ test: $(STAMP) $(VENDOR_STAMP) browser
 # `pip install .` (non-editable) into a fresh venv runs `assess`: the resources ship in the wheel.
 test-install: $(STAMP)
 	$(BIN)/python -m pytest -m slow tests/test_install.py
+# Every pack figure changed one at a time against the hand-worked cases (not part of `make test`).
+policy-mutations: $(STAMP)
+	$(BIN)/python -m tests.policy_mutations
 
 benchmark: $(STAMP)
 	$(BIN)/poverty-warning benchmark

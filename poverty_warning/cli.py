@@ -369,6 +369,18 @@ def spark_check(
         typer.echo(line)
     typer.echo(outcome.last_line())
     raise typer.Exit(0 if outcome.identical else 1)
+@app.command("coverage-map")
+def coverage_map(
+    out: Optional[Path] = typer.Option(None, help="file to write (default: docs/policy-coverage.md)"),
+) -> None:
+    """Write the policy coverage map: clause → pack entry → dbt model → test, what is not computed, open choices."""
+    from poverty_warning.policy import coverage
+
+    try:
+        path = coverage.write(out or coverage.DEFAULT_OUT)
+    except _user_errors() as exc:
+        _fail(exc)
+    typer.echo(str(path))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from poverty_warning.policy import tables as policy_tables
 from poverty_warning.warehouse import connect
 from poverty_warning.workspace import Workspace
 from poverty_warning.settings import DBT_PROJECT_DIR
 
+log = logging.getLogger(__name__)
 PROJECT_DIR = DBT_PROJECT_DIR
 
 
@@ -45,6 +47,24 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
         raise TransformError(f"dbt {command} failed: {detail}")
 
 
+def carried_forward_figures(ws: Workspace) -> list[tuple[str, int, int]]:
+    """(parameter, year, published year) for each city figure of the night carried forward."""
+    con = duckdb.connect(str(ws.duckdb_path))
+    try:
+        return [tuple(r) for r in con.execute(
+            "SELECT parameter_name, parameter_year, carried_forward_from_year "
+            "FROM intermediate.int_parameters_resolved WHERE carried_forward_from_year IS NOT NULL "
+            "ORDER BY parameter_name, parameter_year").fetchall()]
+    finally:
+        con.close()
+
+
 def transform(ws: Workspace, as_of: str, policy_id: str) -> None:
     write_policy_tables(ws)
     run_dbt(ws, "build", as_of, policy_id)
+    by_figure: dict[tuple[str, int], list[int]] = {}
+    for name, year, published in carried_forward_figures(ws):
+        by_figure.setdefault((name, published), []).append(year)
+    for (name, published), years in by_figure.items():
+        log.warning("transform %s: %s not published for %s: the %d figure is carried forward",
+                    as_of, name, ", ".join(map(str, years)), published)

@@ -49,9 +49,10 @@ class Casebook:
             "person_id": person, "category": category, "valid_from": valid_from, "valid_to": valid_to,
             "source": "civil_affairs", "dibao_class": dibao_class, "disability_grade": disability_grade})
 
-    def enroll(self, person: str, year: int, scheme: str = "resident", subsidy: str = "none") -> None:
+    def enroll(self, person: str, year: int, scheme: str = "resident", subsidy: str = "none",
+               enrolled_from: str | None = None) -> None:
         self.rows["enrollment"].append({
-            "person_id": person, "year": year, "scheme": scheme, "enrolled_from": f"{year}-01-01",
+            "person_id": person, "year": year, "scheme": scheme, "enrolled_from": enrolled_from or f"{year}-01-01",
             "enrolled_to": f"{year}-12-31", "premium_subsidy": subsidy})
 
     def parameter(self, name: str, year: int, value: float) -> None:
@@ -73,6 +74,11 @@ class Casebook:
             "assistance_paid": f"{assistance_paid:.2f}", "other_paid": "0.00",
             "self_pay_in_scope": f"{self_in:.2f}", "self_pay_out_scope": f"{self_out:.2f}", "reversal_of": ""})
         return claim_id
+
+    def burden_household(self, household: str, ratio: float, day: str) -> None:
+        """Two people, 100,000 a year, and one stay whose in-scope self-pay is `ratio` of it."""
+        members = self.household(household, 2, income=100000)
+        self.claim(members[0], "inpatient", day, self_in=round(ratio * 100000, 2))
 
     def reverse(self, claim_id: str, day: str) -> None:
         original = next(r for r in self.rows["claims"] if r["claim_id"] == claim_id)
@@ -99,7 +105,8 @@ class Casebook:
         out = tmp_path / "out"
         assess(feeds, policy, as_of, out)
         result = {name: read_csv(out / f"{name}.csv") for name in
-                  ("candidates", "entitlements", "enrollment_gaps", "load_report", "quarantine")}
+                  ("candidates", "entitlements", "enrollment_gaps", "load_report", "quarantine",
+                   "suspected_dibao_uncovered", "household_warnings")}
         assert result["quarantine"].empty, result["quarantine"].to_string()
         return result
 

@@ -72,10 +72,63 @@ def result(tmp_path_factory):
     p16 = b.person("DIBAOEMP", "1990-01-01")
     b.category(p16, "dibao")
     b.enroll(p16, 2024, "employee", "none")
+    # 四 导致: income alone 30,000 / 2 / 12 = 1,250 is already under the 1,510 line; the costs did not
+    # push the household under, so not type 1 (and 5,000 / 30,000 = 16.7% is not type 2): the
+    # 疑似低保未覆盖 sheet instead, unless a member already holds dibao.
+    h18 = b.household("POORALONE", 2, income=30000)
+    b.claim(h18[0], "outpatient", "2023-08-01", self_in=5000)
+    h19 = b.household("POORDIBAO", 2, income=30000)
+    b.category(h19[1], "dibao")
+    b.claim(h19[0], "outpatient", "2023-08-01", self_in=5000)
+    # No income: any burden is at least 40% of 0 → type 2, with no ratio; not type 1 (under the line alone).
+    h20 = b.household("ZEROINC", 1, income=0)
+    b.claim(h20[0], "outpatient", "2023-08-01", self_in=100)
+    # 二(二)4 inpatient: 支出型贫困 50% (the pack's choice in 50–70%), orphans as dibao 90%; outpatient:
+    # orphans 60%, low income 50%.
+    p21 = b.person("EPIN", "1970-01-01")
+    b.category(p21, "expenditure_poverty")
+    b.claim(p21, "inpatient", "2023-09-01", self_in=10000)
+    p22 = b.person("ORPHAN", "2012-01-01")
+    b.category(p22, "orphan")
+    b.claim(p22, "inpatient", "2023-09-01", self_in=1000)
+    b.claim(p22, "outpatient", "2023-10-01", self_in=1000)
+    p23 = b.person("LOWOUTP", "1970-01-01")
+    b.category(p23, "low_income")
+    b.claim(p23, "outpatient", "2023-10-01", self_in=1000)
+    # 二(二)1 定额资助 only from 60: a 54-year-old low-income resident enrolled without subsidy is no gap.
+    p24 = b.person("LOW54", "1970-01-01")
+    b.category(p24, "low_income")
+    b.enroll(p24, 2024, "resident", "none")
+    # Warning levels: one household just under each level's ratio (its level stays the one below).
+    b.burden_household("WARN27", 0.27, "2023-09-01")
+    b.burden_household("WARN35", 0.35, "2023-09-01")
+    b.burden_household("WARN60", 0.6, "2023-09-01")
     b.parameter("city_per_capita_disposable_income", 2023, 84834)
     b.parameter("dibao_monthly", 2024, 1510)
     r = b.assess(tmp_path_factory.mktemp("sh2022"), "shanghai-2022", AS_OF)
-    r["people"] = dict(p10=p10, p11=p11, p12=p12, p13=p13, p14=p14, p15=p15, p16=p16, p17=p17)
+    r["people"] = dict(p10=p10, p11=p11, p12=p12, p13=p13, p14=p14, p15=p15, p16=p16, p17=p17,
+                       p21=p21, p22=p22, p23=p23, p24=p24)
+    return r
+
+
+@pytest.fixture(scope="module")
+def today(tmp_path_factory):
+    """As of 2026-11-25 with no parameters feed: 2025's city income is not published, so 2024's
+    88,366 (city-figures.md) is carried forward; the dibao line of 2026 carries 2024's 1,510. The
+    window is 2025-11-01 … 2026-10-31."""
+    b = Casebook("310112")
+    # Type 2: 40,000 of 100,000; per capita 50,000 < 88,366.
+    h1 = b.household("T2TODAY", 2, income=100000, assessed_on="2026-01-10")
+    b.claim(h1[0], "inpatient", "2026-05-01", self_in=40000)
+    # Per capita 88,000 is under 88,366 (2024, carried) — it would not be under 84,834 (2023).
+    h2 = b.household("T2EDGE", 2, income=176000, assessed_on="2026-01-10")
+    b.claim(h2[0], "inpatient", "2026-05-01", self_in=70400)
+    # Type 1: 40,000 / 2 / 12 = 1,666.67 ≥ 1,510 alone; (40,000 − 10,000) / 2 / 12 = 1,250 < 1,510.
+    h3 = b.household("T1TODAY", 2, income=40000, assessed_on="2026-01-10")
+    b.claim(h3[0], "outpatient", "2026-06-01", self_in=10000)
+    # 12,000 / 1 / 12 = 1,000 under the 1,510 carried forward from 2024: the dibao sheet says so.
+    b.household("POORTODAY", 1, income=12000, assessed_on="2026-01-10")
+    r = b.assess(tmp_path_factory.mktemp("sh2022today"), "shanghai-2022", "2026-11-25")
     return r
 
 
@@ -137,3 +190,62 @@ def test_enrollment_gaps(result):
     assert rows_for(gaps, person_id=result["people"]["p16"]).empty
     # Everyone else with a category and no 2024 enrollment is not enrolled.
     assert one(gaps, person_id=result["people"]["p12"])["issue"] == "not_enrolled"
+
+
+def test_type1_needs_the_costs_to_push_the_household_under_the_line(result):
+    """seed 001, 四 导致; contract §2: below the line on income alone is a dibao matter, not type 1."""
+    assert rows_for(result["candidates"], household_id="POORALONE").empty
+    assert rows_for(result["candidates"], household_id="POORDIBAO").empty
+
+
+def test_below_the_line_on_income_alone_is_the_dibao_sheet(result):
+    sheet = result["suspected_dibao_uncovered"]
+    row = one(sheet, household_id="POORALONE")
+    assert (money(row["monthly_per_capita_income"]), money(row["line_amount"]), row["line_year"]) == (1250, 1510, "2024")
+    assert row["carried_forward_from_year"] == ""
+    assert "低保" in row["reason"]
+    assert rows_for(sheet, household_id="POORDIBAO").empty  # already covered by dibao
+    assert rows_for(sheet, household_id="TYPE1").empty  # 1,666.67 alone is not under the line
+    assert set(sheet["household_id"]) == {"POORALONE", "ZEROINC"}  # only households with an assessment
+
+
+def test_zero_income_meets_type2_without_a_ratio(result):
+    """contract §2: a household with zero income can still meet type 2; burden_ratio is empty."""
+    row = one(result["candidates"], household_id="ZEROINC")
+    assert row["rule"] == "expenditure_poverty_type2"
+    assert (money(row["burden_amount"]), money(row["income_amount"]), row["burden_ratio"]) == (100, 0, "")
+
+
+@pytest.mark.parametrize("person, benefit, expected", [
+    ("p21", "inpatient", 5000),   # 10,000 × 50%
+    ("p22", "inpatient", 900),    # 1,000 × 90% (as dibao)
+    ("p22", "outpatient", 600),   # 1,000 × 60% (as dibao)
+    ("p23", "outpatient", 500),   # 1,000 × 50%
+])
+def test_rates_below_any_cap(result, person, benefit, expected):
+    row = one(result["entitlements"], person_id=result["people"][person], benefit=benefit)
+    assert money(row["expected_assistance"]) == expected
+
+
+def test_fixed_premium_subsidy_starts_at_sixty(result):
+    assert rows_for(result["enrollment_gaps"], person_id=result["people"]["p24"]).empty
+
+
+def test_rules_work_on_todays_date_with_figures_carried_forward(today):
+    """contract §2: a year's figure not yet published is the latest published year's; a rule never
+    silently yields nothing."""
+    t2 = one(today["candidates"], household_id="T2TODAY")
+    assert (t2["rule"], t2["burden_ratio"]) == ("expenditure_poverty_type2", "0.4000")
+    assert one(today["candidates"], household_id="T2EDGE")["burden_ratio"] == "0.4000"
+    t1 = one(today["candidates"], household_id="T1TODAY")
+    assert (t1["rule"], money(t1["burden_amount"])) == ("expenditure_poverty_type1", 10000)
+    row = one(today["suspected_dibao_uncovered"], household_id="POORTODAY")
+    assert (money(row["line_amount"]), row["line_year"], row["carried_forward_from_year"]) == (1510, "2026", "2024")
+
+
+def test_warning_levels(result):
+    """The pack's warning levels (30% / 40% / 70%): each household at its highest level reached."""
+    warnings = result["household_warnings"]
+    assert rows_for(warnings, household_id="WARN27").empty
+    assert one(warnings, household_id="WARN35")["warning_level"] == "watch"
+    assert one(warnings, household_id="WARN60")["warning_level"] == "alert"

@@ -54,8 +54,32 @@ def result(tmp_path_factory):
     p7 = b.person("BEFORE", "1975-01-01")
     b.category(p7, "dibao")
     b.claim(p7, "inpatient", "2017-12-01", self_in=10000)
+    # 特困 full aid below the cap: 10,000 → 10,000.
+    p8 = b.person("TEKUNSMALL", "1950-01-01")
+    b.category(p8, "tekun")
+    b.claim(p8, "inpatient", "2023-04-01", self_in=10000)
+    # Warning levels: one household just under each level's ratio (its level stays the one below).
+    b.burden_household("WARN27", 0.27, "2023-09-01")
+    b.burden_household("WARN35", 0.35, "2023-09-01")
+    b.burden_household("WARN60", 0.6, "2023-09-01")
     r = b.assess(tmp_path_factory.mktemp("taizhou"), "taizhou-2017", AS_OF)
-    r["people"] = dict(p1=p1, p2=p2, p3=p3, p4=p4, p5=p5, p6=p6, p7=p7, t1=t1[0])
+    r["people"] = dict(p1=p1, p2=p2, p3=p3, p4=p4, p5=p5, p6=p6, p7=p7, p8=p8, t1=t1[0], t2=t2[0])
+    return r
+
+
+@pytest.fixture(scope="module")
+def today(tmp_path_factory):
+    """As of 2026-11-25 with no parameters feed: basic_insurance_annual_cap has no 2025/2026 figure;
+    the latest assumed one (300,000, 2024) is carried forward, so the assistance cap is 150,000, not 0."""
+    b = Casebook("321202")
+    p1 = b.person("TEKUN26", "1950-01-01")
+    b.category(p1, "tekun")
+    b.claim(p1, "inpatient", "2026-04-01", self_in=200000)
+    p2 = b.person("DIBAO26", "1950-01-01")
+    b.category(p2, "dibao")
+    b.claim(p2, "inpatient", "2026-04-01", self_in=1000)
+    r = b.assess(tmp_path_factory.mktemp("taizhou_today"), "taizhou-2017", "2026-11-25")
+    r["people"] = dict(p1=p1, p2=p2)
     return r
 
 
@@ -95,7 +119,34 @@ def test_inpatient_rates_and_the_combined_cap(result):
     assert money(_row(result, "p4", "inpatient")["expected_assistance"]) == 150000
     assert money(_row(result, "p5", "inpatient")["expected_assistance"]) == 8500
     assert money(_row(result, "p6", "inpatient")["expected_assistance"]) == 7000
+    assert money(_row(result, "p8", "inpatient")["expected_assistance"]) == 10000
 
 
 def test_nothing_before_the_policy_starts(result):
     assert rows_for(result["entitlements"], person_id=result["people"]["p7"]).empty
+
+
+def test_low_income_member_aided_once_a_major_illness_patient(result):
+    """seed 003, 一(一): a low-income member is in the hardship groups as a 大重病患者 only once the
+    year's in-scope inpatient self-pay after insurance reaches 10,000 (含). The pack's choice: the
+    70% then applies from the first yuan of the year's stays (10,000 × 70% = 7,000, of which 2,000
+    already paid)."""
+    row = _row(result, "t1", "inpatient")
+    assert (money(row["base_amount"]), money(row["expected_assistance"]), money(row["paid_assistance"])) == (
+        10000, 7000, 2000)
+    below = _row(result, "t2", "inpatient")  # 9,999.99: not in the group, nothing due
+    assert money(below["expected_assistance"]) == 0
+
+
+def test_the_cap_carries_forward_to_today(today):
+    rows = today["entitlements"]
+    assert money(one(rows, person_id=today["people"]["p1"], benefit="inpatient")["expected_assistance"]) == 150000
+    assert money(one(rows, person_id=today["people"]["p2"], benefit="inpatient")["expected_assistance"]) == 850
+
+
+def test_warning_levels(result):
+    """The pack's warning levels (30% / 40% / 70%): each household at its highest level reached."""
+    warnings = result["household_warnings"]
+    assert rows_for(warnings, household_id="WARN27").empty
+    assert one(warnings, household_id="WARN35")["warning_level"] == "watch"
+    assert one(warnings, household_id="WARN60")["warning_level"] == "alert"

@@ -57,10 +57,48 @@ def result(tmp_path_factory):
     b.category(p8, "dibao", dibao_class="B", disability_grade="3")
     p9 = b.person("CASH4", "1983-01-01", sex="M")
     b.category(p9, "dibao", dibao_class="B", disability_grade="4")
+    # 三(二)2(2) 以资助参加居民医疗保险人员数据为准: the cash goes to the subsidised-enrollment roster.
+    for person in (p6, p7, p8, p9):
+        b.enroll(person, 2023, "resident", "full")
+    b.enroll(p6, 2022, "resident", "full")
+    p10 = b.person("CASH5", "1970-01-01", sex="M")  # A class but enrolled without a subsidy: no cash
+    b.category(p10, "dibao", dibao_class="A")
+    b.enroll(p10, 2023, "resident", "none")
+    # Ages on 2023-09-01: a man of 53 and a woman of 48 are under 60 / 55: no cash.
+    p11 = b.person("CASH6", "1970-01-01", sex="M")
+    b.category(p11, "dibao", dibao_class="B")
+    b.enroll(p11, 2023, "resident", "full")
+    p12 = b.person("CASH7", "1975-01-01", sex="F")
+    b.category(p12, "dibao", dibao_class="B")
+    b.enroll(p12, 2023, "resident", "full")
+    # Catastrophic rates below the caps: key group 85% of 10,000; other special hardship 75% of 10,000.
+    p13 = b.person("D13", "1970-01-01")
+    b.category(p13, "dibao")
+    b.claim(p13, "inpatient", "2023-03-01", self_in=10000, diagnosis="C34.9")
+    p14 = b.person("EP14", "1970-01-01")
+    b.category(p14, "expenditure_poverty")
+    b.claim(p14, "inpatient", "2023-03-01", self_in=10000, diagnosis="C34.9")
+    b.claim(p14, "outpatient", "2023-03-05", self_in=1000, diagnosis="C34.9")  # catastrophic outpatient 75%
+    # Warning levels: one household just under each level's ratio (its level stays the one below).
+    b.burden_household("WARN35", 0.35, "2023-09-01")
+    b.burden_household("WARN60", 0.6, "2023-09-01")
+    b.burden_household("WARN90", 0.9, "2023-09-01")
     b.parameter("min_wage_monthly", 2023, 1980)
     r = b.assess(tmp_path_factory.mktemp("wuhai"), "wuhai-2020", AS_OF)
-    r["people"] = dict(p1=p1, p2=p2, p3=p3, p4=p4, p5=p5, p6=p6, p7=p7, p8=p8, p9=p9)
+    r["people"] = dict(p1=p1, p2=p2, p3=p3, p4=p4, p5=p5, p6=p6, p7=p7, p8=p8, p9=p9, p10=p10, p11=p11,
+                       p12=p12, p13=p13, p14=p14)
     return r
+
+
+@pytest.fixture(scope="module")
+def today(tmp_path_factory):
+    """As of 2026-11-25 with no parameters feed: the minimum wage of 2026 carries 2025's 2,270
+    (city-figures.md, from 2024-12). 30,000 + 1 × 12 × 2,270 = 57,240; 45,000 / 57,240 = 78.62% > 70%;
+    monthly per capita 57,240 / 3 / 12 = 1,590 < 2,270."""
+    b = Casebook("150302")
+    w1 = b.household("W2026", 3, income=30000, without_fixed_income=1, assessed_on="2026-01-05")
+    b.claim(w1[0], "inpatient", "2026-04-01", self_in=45000)
+    return b.assess(tmp_path_factory.mktemp("wuhai_today"), "wuhai-2020", "2026-11-25")
 
 
 def test_imputed_income_for_members_without_fixed_income(result):
@@ -114,3 +152,32 @@ def test_cash_is_due_every_year_held(result):
 
 def test_no_cash_for_grade_four(result):
     assert rows_for(result["entitlements"], person_id=result["people"]["p9"]).empty
+
+
+def test_cash_only_for_the_subsidised_enrollment_roster(result):
+    """seed 002, 三(二)2(2) 普通疾病医疗救助金发放对象以资助参加居民医疗保险人员数据为准."""
+    assert rows_for(result["entitlements"], person_id=result["people"]["p10"]).empty
+
+
+@pytest.mark.parametrize("person", ["p11", "p12"])
+def test_no_cash_under_the_age_lines(result, person):
+    assert rows_for(result["entitlements"], person_id=result["people"][person]).empty
+
+
+def test_catastrophic_rates_below_the_caps(result):
+    assert money(_expected(result, "p13", "inpatient")["expected_assistance"]) == 8500
+    assert money(_expected(result, "p14", "inpatient")["expected_assistance"]) == 7500
+    assert money(_expected(result, "p14", "outpatient")["expected_assistance"]) == 750
+
+
+def test_rule_works_on_todays_date(today):
+    row = one(today["candidates"], household_id="W2026")
+    assert (money(row["income_amount"]), row["burden_ratio"]) == (57240, "0.7862")
+
+
+def test_warning_levels(result):
+    """The pack's warning levels (40% / 70% / 100%): each household at its highest level reached."""
+    warnings = result["household_warnings"]
+    assert rows_for(warnings, household_id="WARN35").empty
+    assert one(warnings, household_id="WARN60")["warning_level"] == "watch"
+    assert one(warnings, household_id="WARN90")["warning_level"] == "alert"

@@ -37,8 +37,43 @@ def result(tmp_path_factory):
     p7 = b.person("EDGEOLD", "1970-01-01")
     b.category(p7, "dibao_edge", valid_from="2020-01-01")
     b.enroll(p7, 2020, "resident", "none")
+    # 60% below any cap (二(二)4): a dibao_edge stay of 10,000 → 6,000.
+    p8 = b.person("EDGEIN", "1960-01-01")
+    b.category(p8, "dibao_edge")
+    b.claim(p8, "inpatient", "2020-06-01", self_in=10000)
+    # A special-disease patient's outpatient aid alone: 150,000 × 70% = 105,000 → its cap 100,000.
+    p9 = b.person("SPECIALOUT", "1955-01-01")
+    b.category(p9, "dibao")
+    b.claim(p9, "special_outpatient", "2020-03-01", self_in=150000)
+    # Warning levels: one household just under each level's ratio (its level stays the one below).
+    b.burden_household("WARN27", 0.27, "2020-09-01")
+    b.burden_household("WARN35", 0.35, "2020-09-01")
+    b.burden_household("WARN60", 0.6, "2020-09-01")
     r = b.assess(tmp_path_factory.mktemp("zhoushan"), "zhoushan-2019", AS_OF)
-    r["people"] = dict(p1=p1, p2=p2, p3=p3, p4=p4, p5=p5, p6=p6, p7=p7)
+    r["people"] = dict(p1=p1, p2=p2, p3=p3, p4=p4, p5=p5, p6=p6, p7=p7, p8=p8, p9=p9)
+    return r
+
+
+@pytest.fixture(scope="module")
+def today(tmp_path_factory):
+    """As of 2026-11-25, seed 004, 二(一): 当月资助参保，次月生效 — a member approved on 2026-10-28 should
+    be enrolled from 2026-11-01 (a gap now); one approved on 2026-11-02 is not a gap before
+    2026-12-01. 个人当年已参保的，不退保费，次年资助参保 — enrolled and paid from January, approved in
+    June: subsidised from next year, no gap this year; a member since 2025 enrolled without the
+    subsidy is not_subsidized."""
+    b = Casebook("330902")
+    october = b.person("OCT", "1970-01-01")
+    b.category(october, "dibao", valid_from="2026-10-28")
+    november = b.person("NOV", "1970-01-01")
+    b.category(november, "dibao", valid_from="2026-11-02")
+    paid = b.person("PAID", "1970-01-01")
+    b.category(paid, "dibao", valid_from="2026-06-01")
+    b.enroll(paid, 2026, "resident", "none", enrolled_from="2026-01-01")
+    old = b.person("OLD", "1970-01-01")
+    b.category(old, "dibao", valid_from="2025-01-01")
+    b.enroll(old, 2026, "resident", "none", enrolled_from="2026-01-01")
+    r = b.assess(tmp_path_factory.mktemp("zhoushan_today"), "zhoushan-2019", "2026-11-25")
+    r["people"] = dict(october=october, november=november, paid=paid, old=old)
     return r
 
 
@@ -67,6 +102,11 @@ def test_special_disease_combined_cap(result):
 def test_rates(result):
     assert money(_row(result, "p4", "inpatient")["expected_assistance"]) == 12345.67
     assert money(_row(result, "p5", "inpatient")["expected_assistance"]) == 6500
+    assert money(_row(result, "p8", "inpatient")["expected_assistance"]) == 6000
+
+
+def test_special_disease_outpatient_cap(result):
+    assert money(_row(result, "p9", "outpatient")["expected_assistance"]) == 100000
 
 
 def test_enrollment_gaps_wait_a_month_for_new_members(result):
@@ -79,3 +119,23 @@ def test_enrollment_gaps_wait_a_month_for_new_members(result):
 
 def test_no_candidate_rules(result):
     assert result["candidates"].empty
+
+
+def test_enrollment_timing_by_calendar_month(today):
+    gaps, people = today["enrollment_gaps"], today["people"]
+    assert one(gaps, person_id=people["october"])["issue"] == "not_enrolled"
+    assert rows_for(gaps, person_id=people["november"]).empty
+
+
+def test_paid_before_approval_is_subsidised_next_year(today):
+    gaps, people = today["enrollment_gaps"], today["people"]
+    assert rows_for(gaps, person_id=people["paid"]).empty
+    assert one(gaps, person_id=people["old"])["issue"] == "not_subsidized"
+
+
+def test_warning_levels(result):
+    """The pack's warning levels (30% / 40% / 70%): each household at its highest level reached."""
+    warnings = result["household_warnings"]
+    assert rows_for(warnings, household_id="WARN27").empty
+    assert one(warnings, household_id="WARN35")["warning_level"] == "watch"
+    assert one(warnings, household_id="WARN60")["warning_level"] == "alert"

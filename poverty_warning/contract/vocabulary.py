@@ -31,6 +31,7 @@ ISSUE_ZH = {"not_enrolled": "未参保", "not_subsidized": "未享受参保资�
 LIST_TITLES = {  # list kind -> sheet name (Chinese, as the workers read it)
     "enrollment_gap": "资助参保",
     "candidate": "支出型贫困因病致贫",
+    "dibao_uncovered": "疑似低保未覆盖",
     "unpaid": "应救未救",
     "warning": "预警关注",
     "referral_consent": "待同意转介",

@@ -88,6 +88,18 @@ def _items(con, night: str, policy_id: str, cfg: dict) -> pd.DataFrame:
             "expected": None, "paid": None, "reason": c["rule"].map(RULE_ZH) + "：" + c["reason"],
             "action": "入户核实家庭收入、财产与医疗支出，指导申请支出型贫困救助"}))
 
+    uncovered = con.execute("SELECT * FROM marts.fct_suspected_dibao_uncovered ORDER BY household_id").df()
+    if len(uncovered):
+        d = uncovered.merge(heads[["household_id", "person_id", "person_name", "subdistrict_name", "age"]],
+                            on="household_id", how="left")
+        rows.append(pd.DataFrame({
+            "list_kind": "dibao_uncovered", "reason_key": "dibao_uncovered",
+            "household_id": d["household_id"], "subdistrict_code": d["subdistrict_code"],
+            "subdistrict_name": d["subdistrict_name"], "person_id": d["person_id"], "person_name": d["person_name"],
+            "age": d["age"], "category": None, "level": 2, "burden": None, "income": d["income_amount"],
+            "ratio": None, "expected": None, "paid": None, "reason": d["reason"],
+            "action": "入户核实家庭收入与财产，符合条件的指导申请最低生活保障"}))
+
     unpaid = con.execute(
         "SELECT person_id, household_id, subdistrict_code, min(category) AS category, "
         "string_agg(DISTINCT benefit, ',') AS benefits, sum(expected_assistance) AS expected, "

@@ -8,6 +8,7 @@ is adding a file here.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -38,6 +39,26 @@ class Dated(_Strict):
     clause: str = Field(min_length=3)
 
 
+class OpenChoice(_Strict):
+    """Where a document leaves a figure or a reading open: the bureau's choice and why.
+
+    `range` bounds the figure the entry sets (null = unbounded on that side); `options` lists the
+    readings the entry's setting may take. The owning entry checks its figure or setting against it.
+    """
+    question: str = Field(min_length=3)
+    reasoning: str = Field(min_length=3)
+    range: tuple[float | None, float | None] | None = None
+    options: list[str] = Field(default_factory=list)
+
+    def check(self, figure: float | None = None, setting: str | None = None) -> None:
+        if self.range is not None and figure is not None:
+            low, high = self.range
+            if (low is not None and figure < low) or (high is not None and figure > high):
+                raise ValueError(f"{figure} is outside the document's range {low}..{high} ({self.question})")
+        if self.options and setting is not None and setting not in self.options:
+            raise ValueError(f"{setting!r} is not one of {self.options} ({self.question})")
+
+
 def _check_categories(values: list[str]) -> list[str]:
     unknown = [v for v in values if v not in CATEGORIES]
     if unknown:
@@ -50,8 +71,23 @@ class Rate(Dated):
     rate: float = Field(gt=0, le=1)
     hospital_level: int | None = Field(None, ge=1, le=3)
     scheme: Literal["employee", "resident", "not_employee"] | None = None
+    # The rate applies only once the person's yearly base of this benefit reaches this amount
+    # (a group defined by its costs, e.g. Taizhou's 大重病患者), counted from the first yuan or
+    # only on the part above it.
+    min_yearly_base: float | None = Field(None, gt=0)
+    counted_from: Literal["first_yuan", "above_minimum"] = "first_yuan"
+    min_yearly_base_clause: str | None = None
+    choice: OpenChoice | None = None
 
     _cats = field_validator("categories")(_check_categories)
+
+    @model_validator(mode="after")
+    def _in_choice(self):
+        if self.min_yearly_base is not None and not self.min_yearly_base_clause:
+            raise ValueError("min_yearly_base needs its min_yearly_base_clause")
+        if self.choice:
+            self.choice.check(figure=self.rate, setting=self.counted_from if self.min_yearly_base else None)
+        return self
 
 
 class Amount(Dated):
@@ -59,6 +95,10 @@ class Amount(Dated):
     value: float | None = Field(None, ge=0)
     parameter: str | None = None
     multiplier: float = Field(1.0, gt=0)
+    choice: OpenChoice | None = None
+
+    def choice_setting(self) -> str | None:
+        return None
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -66,6 +106,9 @@ class Amount(Dated):
             raise ValueError("give exactly one of value or parameter")
         if self.parameter and self.parameter not in PARAMETER_NAMES:
             raise ValueError(f"unknown parameter {self.parameter!r}")
+        if self.choice:
+            figure = self.value if self.value is not None else self.multiplier
+            self.choice.check(figure=figure, setting=self.choice_setting())
         return self
 
 
@@ -74,15 +117,22 @@ class Limit(Amount):
     categories: list[str] = Field(default_factory=list)  # empty = every category
     applies_to: Literal["everyone", "special_disease_patients"] = "everyone"
     scheme: Literal["employee", "resident", "not_employee"] | None = None
+    # monthly_visits: what one 次 is — a day with assistance, or each assisted visit (claim).
+    counts: Literal["assisted_days", "visits"] = "assisted_days"
 
     _cats = field_validator("categories")(_check_categories)
+
+    def choice_setting(self) -> str | None:
+        return self.counts if self.kind == "monthly_visits" else None
 
 
 class Benefit(_Strict):
     benefit: Literal["inpatient", "outpatient", "mutual_aid_outpatient", "mutual_aid_inpatient"]
     track: str = "ordinary"
     visit_types: list[Literal[VISIT_TYPES]]  # type: ignore[valid-type]
-    base: Literal["assistance_base", "personal_burden", "total_cost"]
+    # Bases are amounts before any assistance: personal_burden_before_assistance adds back
+    # assistance_paid to the personal burden, as assistance_base does to in-scope self-pay.
+    base: Literal["assistance_base", "personal_burden_before_assistance", "total_cost"]
     in_city_only: bool = False
     diagnoses: str | None = None  # a disease list name: the track covers only these claims
     deductible_offset_by: str | None = None  # a cash benefit used up before the deductible counts
@@ -99,6 +149,9 @@ class CombinedCap(Amount):
     applies_to: Literal["everyone", "special_disease_patients"] = "everyone"
 
     _cats = field_validator("categories")(_check_categories)
+
+    def choice_setting(self) -> str | None:
+        return f"track {self.track}" if self.track else "all tracks"
 
 
 class Allowance(Dated):
@@ -119,7 +172,17 @@ class CashBenefit(_Strict):
     highest_only: bool = True
     judged_on: str | None = Field(None, pattern=r"^\d{2}-\d{2}$")  # MM-DD the year's entitlement is judged on
     against_visit_types: list[str] = Field(default_factory=list)  # paid only against these costs
+    # Paid only to people on the subsidised-enrollment roster (resident scheme, a premium subsidy)
+    # of the year.
+    subsidized_enrollment_only: bool = False
+    subsidized_enrollment_clause: str | None = None
     items: list[Allowance]
+
+    @model_validator(mode="after")
+    def _roster_clause(self):
+        if self.subsidized_enrollment_only and not self.subsidized_enrollment_clause:
+            raise ValueError("subsidized_enrollment_only needs its subsidized_enrollment_clause")
+        return self
 
 
 class DiseaseCode(_Strict):
@@ -182,6 +245,22 @@ class Rule(_Strict):
         return self
 
 
+class IncomeBelowLine(_Strict):
+    """A worker sheet, not a candidate rule: households whose income alone is under a monthly
+    per-capita line and none of whose members holds one of the covering categories."""
+    line_parameter: str
+    covered_categories: list[str]
+    clause: str = Field(min_length=3)
+    reason_zh: str
+
+    _cats = field_validator("covered_categories")(_check_categories)
+
+
+class NotComputed(_Strict):
+    clause: str = Field(min_length=3)
+    why: str = Field(min_length=3)
+
+
 class WarningLevel(_Strict):
     level: Literal["watch", "alert", "severe"]
     ratio: float = Field(gt=0, le=5)
@@ -217,6 +296,7 @@ class Policy(_Strict):
     effective_from: dt.date
     effective_to: dt.date = FAR_FUTURE
     effective_clause: str
+    effective_choice: OpenChoice
     category_order: list[str]
     category_order_clause: str
     assisted_categories_clause: str
@@ -225,10 +305,20 @@ class Policy(_Strict):
     cash_benefits: list[CashBenefit] = Field(default_factory=list)
     disease_lists: list[DiseaseList] = Field(default_factory=list)
     premium_subsidy_scheme: Literal["resident"] = "resident"
-    new_member_grace_months: int = Field(0, ge=0, le=12)  # a category newly held is no gap for this long
+    # A category newly held is no gap until the first day of the calendar month this many months
+    # after the month it starts in (当月资助参保，次月生效 = 1).
+    new_member_grace_months: int = Field(0, ge=0, le=12)
     new_member_grace_clause: str | None = None
+    # Enrolled and paid before the category started: subsidised from next year, no gap this year.
+    paid_before_subsidized_next_year: bool = False
+    paid_before_clause: str | None = None
+    # Categories whose members are outside the city's basic insurance by definition: never a gap.
+    outside_basic_insurance: list[str] = Field(default_factory=list)
+    outside_basic_insurance_clause: str | None = None
     premium_subsidy_grants: list[Grant] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+    suspected_dibao_uncovered: IncomeBelowLine | None = None
+    not_computed: list[NotComputed] = Field(default_factory=list)
     warning_levels: list[WarningLevel]
     warning_window: Literal["trailing_12_whole_months", "year_to_date"] = "trailing_12_whole_months"
     warning_amount: Literal["personal_burden", "assistance_base"] = "personal_burden"
@@ -236,10 +326,15 @@ class Policy(_Strict):
     fund_targets: list[FundTarget] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
-    _cats = field_validator("category_order")(_check_categories)
+    _cats = field_validator("category_order", "outside_basic_insurance")(_check_categories)
 
     @model_validator(mode="after")
     def _consistent(self):
+        if self.outside_basic_insurance and not self.outside_basic_insurance_clause:
+            raise ValueError("outside_basic_insurance needs its outside_basic_insurance_clause")
+        if self.paid_before_subsidized_next_year and not self.paid_before_clause:
+            raise ValueError("paid_before_subsidized_next_year needs its paid_before_clause")
+        self.effective_choice.check(setting=self.effective_from.isoformat())
         lists = {d.name for d in self.disease_lists}
         for r in self.rules:
             if r.line_catastrophic_list and r.line_catastrophic_list not in lists:
@@ -276,8 +371,15 @@ class SubsidyRules:
         return best
 
 
+def pack_dir() -> Path:
+    """The packs in use: the package's own, or POVERTY_WARNING_PACKS (a folder of pack files,
+    e.g. a bureau's edited copy or a mutation run's temporary one)."""
+    override = os.environ.get("POVERTY_WARNING_PACKS")
+    return Path(override) if override else PACK_DIR
+
+
 def available() -> list[str]:
-    return sorted(p.stem for p in PACK_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in pack_dir().glob("*.yaml"))
 
 
 def load_file(path: Path) -> Policy:
@@ -296,9 +398,13 @@ def load_file(path: Path) -> Policy:
     return policy
 
 
-@lru_cache(maxsize=None)
 def load_policy(policy_id: str) -> Policy:
-    path = PACK_DIR / f"{policy_id}.yaml"
+    return _load(pack_dir(), policy_id)
+
+
+@lru_cache(maxsize=None)
+def _load(folder: Path, policy_id: str) -> Policy:
+    path = folder / f"{policy_id}.yaml"
     if not path.exists():
         raise PolicyError(f"unknown policy {policy_id!r}; known: {', '.join(available())}")
     return load_file(path)

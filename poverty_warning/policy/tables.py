@@ -22,17 +22,20 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
     t: dict[str, list[dict]] = {k: [] for k in (
         "policies", "category_order", "benefit_tracks", "rates", "limits", "combined_caps",
         "cash_items", "disease_codes", "subsidy_grants", "rules", "rule_visit_types",
-        "rule_member_categories", "warning_levels", "category_names", "fund_targets")}
+        "rule_member_categories", "warning_levels", "category_names", "fund_targets",
+        "dibao_uncovered_sheet")}
     for p in policies:
         pid = p.policy_id
         t["policies"].append(dict(
             policy_id=pid, city=p.city, document=p.document, seed=p.seed,
             effective_from=p.effective_from, effective_to=p.effective_to, effective_clause=p.effective_clause,
             warning_window=p.warning_window, warning_amount=p.warning_amount, warning_clause=p.warning_clause,
-            new_member_grace_months=p.new_member_grace_months))
+            new_member_grace_months=p.new_member_grace_months,
+            paid_before_subsidized_next_year=p.paid_before_subsidized_next_year))
         for rank, cat in enumerate(p.category_order, start=1):
             t["category_order"].append(dict(policy_id=pid, category=cat, category_rank=rank,
-                                            clause=p.category_order_clause))
+                                            clause=p.category_order_clause,
+                                            outside_basic_insurance=cat in p.outside_basic_insurance))
         for order, b in enumerate(p.benefits, start=1):
             for vt in b.visit_types:
                 t["benefit_tracks"].append(dict(
@@ -44,14 +47,15 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
                     t["rates"].append(dict(
                         policy_id=pid, benefit=b.benefit, track=b.track, category=cat, rate=r.rate,
                         hospital_level=r.hospital_level, scheme=r.scheme, valid_from=r.valid_from,
-                        valid_to=r.valid_to, clause=r.clause))
+                        valid_to=r.valid_to, clause=r.clause, min_yearly_base=r.min_yearly_base,
+                        counted_from=r.counted_from))
             for lim in b.limits:
                 for cat in (lim.categories or [None]):
                     t["limits"].append(dict(
                         policy_id=pid, benefit=b.benefit, track=b.track, kind=lim.kind, category=cat,
                         applies_to=lim.applies_to, scheme=lim.scheme, value=lim.value,
                         parameter=lim.parameter, multiplier=lim.multiplier, valid_from=lim.valid_from,
-                        valid_to=lim.valid_to, clause=lim.clause))
+                        valid_to=lim.valid_to, clause=lim.clause, counts=lim.counts))
         for cap_no, cap in enumerate(p.combined_caps, start=1):
             for position, benefit in enumerate(cap.benefits, start=1):
                 for cat in (cap.categories or [None]):
@@ -68,7 +72,8 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
                     min_age_female=it.min_age_female, max_disability_grade=it.max_disability_grade,
                     judged_on_month_day=cb.judged_on, against_visit_types=";".join(cb.against_visit_types),
                     label_zh=it.label_zh, valid_from=it.valid_from, valid_to=it.valid_to,
-                    clause=it.clause, benefit_clause=cb.clause))
+                    clause=it.clause, benefit_clause=cb.clause,
+                    subsidized_enrollment_only=cb.subsidized_enrollment_only))
         for dl in p.disease_lists:
             for code in dl.codes:
                 t["disease_codes"].append(dict(
@@ -97,6 +102,12 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
                 t["rule_member_categories"].append(dict(policy_id=pid, rule=r.rule, category=cat))
         for ft in p.fund_targets:
             t["fund_targets"].append(dict(policy_id=pid, **ft.model_dump()))
+        sheet = p.suspected_dibao_uncovered
+        if sheet:
+            for cat in sheet.covered_categories:
+                t["dibao_uncovered_sheet"].append(dict(
+                    policy_id=pid, line_parameter=sheet.line_parameter, covered_category=cat,
+                    reason_zh=sheet.reason_zh, clause=sheet.clause))
         for w in p.warning_levels:
             t["warning_levels"].append(dict(policy_id=pid, level=w.level, ratio=w.ratio,
                                             label_zh=w.label_zh, clause=w.clause))
@@ -105,6 +116,7 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
         "rule_visit_types": ["policy_id", "rule", "visit_type"],
         "rule_member_categories": ["policy_id", "rule", "category"],
         "fund_targets": ["policy_id", "target", "kind", "label_zh", "minimum", "maximum", "disease_list", "clause"],
+        "dibao_uncovered_sheet": ["policy_id", "line_parameter", "covered_category", "reason_zh", "clause"],
     }
     return {k: (_frame(v, columns[k]) if k in columns and not v else pd.DataFrame(v)) for k, v in t.items()}
 

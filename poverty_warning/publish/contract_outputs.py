@@ -28,6 +28,14 @@ EXTRA_QUERIES = {
     "hardship_measures.csv": ("SELECT household_id, measure, met, oop_amount, income_amount, reference_amount, "
                               "oop_share, threshold, label_zh, subdistrict_code FROM marts.fct_hardship_measures "
                               "ORDER BY household_id, measure"),
+    # The 疑似低保未覆盖 worker sheet: under the dibao line on income alone, not a candidate.
+    "suspected_dibao_uncovered.csv": (
+        "SELECT household_id, subdistrict_code, household_size, income_amount, monthly_per_capita_income, "
+        "line_parameter, line_amount, line_year, carried_forward_from_year, reason "
+        "FROM marts.fct_suspected_dibao_uncovered ORDER BY household_id"),
+    "household_warnings.csv": (
+        "SELECT household_id, subdistrict_code, burden_amount, income_amount, burden_ratio, warning_level, "
+        "warning_label FROM marts.fct_household_warnings ORDER BY household_id"),
 }
 
 

@@ -1,6 +1,7 @@
 -- Covered claims turned into assisted amounts before yearly caps: the rate on the part of the base
--- above any yearly deductible (taken in date order), then the daily cap and the monthly number of
--- assisted days, where the pack sets them.
+-- above any yearly deductible (taken in date order; a rate counted only above its yearly minimum
+-- adds that minimum), then the daily cap and the monthly number of assisted days or visits, where
+-- the pack sets them.
 with covered as (
     select * from {{ ref('int_claim_benefits') }} where is_covered
 ),
@@ -38,11 +39,12 @@ deductibles as (
 thresholds as (
     select
         c.*,
-        d.claim_id is not null as has_deductible,
+        d.claim_id is not null or c.rate_counted_from = 'above_minimum' as has_deductible,
         d.deductible,
         d.deductible_clause,
         coalesce(o.expected_assistance, 0) as deductible_offset,
-        coalesce(d.deductible, 0) + coalesce(o.expected_assistance, 0) as threshold,
+        coalesce(d.deductible, 0) + coalesce(o.expected_assistance, 0)
+            + case when c.rate_counted_from = 'above_minimum' then c.rate_minimum else 0 end as threshold,
         d.claim_id is not null and d.deductible is null as deductible_unknown
     from covered as c
     left join deductibles as d on d.claim_id = c.claim_id and d.benefit = c.benefit
@@ -60,9 +62,20 @@ cumulated as (
     from thresholds
 ),
 
+visit_limits as (
+    select benefit, track, category, valid_from, valid_to, fixed_value as visits_limit
+    from limits
+    where kind = 'monthly_visits' and counts = 'visits'
+),
+
 assessed as (
     select
         *,
+        -- The claim's place among the month's claims with something to assist (for visit limits).
+        sum(case when base_amount > 0 then 1 else 0 end) over (
+            partition by person_id, benefit, track, claim_year, extract(month from claim_date)
+            order by claim_date, claim_id
+            rows between unbounded preceding and current row) as visit_in_month,
         case
             when deductible_unknown then 0
             when has_deductible then greatest(0, cumulative_base - threshold) - greatest(0, cumulative_base - base_amount - threshold)
@@ -78,14 +91,24 @@ days as (
         max(rate) as rate,
         sum(base_amount) as base_amount,
         sum(assessable_base) as assessable_base,
-        sum(assessable_base * rate) as raw_assistance,
+        sum(case when visit_limited then 0 else assessable_base * rate end) as raw_assistance,
+        max(case when visit_limited then 1 else 0 end) = 1 as visit_limit_binding,
         max(case when has_deductible then 1 else 0 end) = 1 as has_deductible,
         max(case when deductible_unknown then 1 else 0 end) = 1 as deductible_unknown,
         max(deductible) as deductible,
         max(deductible_clause) as deductible_clause,
         max(deductible_offset) as deductible_offset,
         count(*) as claims
-    from assessed
+    from (
+        select
+            a.*,
+            coalesce(a.visit_in_month > (
+                select min(v.visits_limit) from visit_limits as v
+                where v.benefit = a.benefit and v.track = a.track
+                    and (v.category is null or v.category = a.category)
+                    and a.claim_date between v.valid_from and v.valid_to), false) as visit_limited
+        from assessed as a
+    ) as claims
     group by person_id, claim_year, benefit, track, category, claim_date
 ),
 
@@ -102,8 +125,8 @@ daily_capped as (
     left join parameters as p
         on p.parameter_name = l.parameter_name and p.parameter_year = d.claim_year
     group by d.person_id, d.claim_year, d.benefit, d.track, d.category, d.claim_date, d.category_rank, d.rate,
-        d.base_amount, d.assessable_base, d.raw_assistance, d.has_deductible, d.deductible_unknown, d.claims,
-        d.deductible, d.deductible_clause, d.deductible_offset
+        d.base_amount, d.assessable_base, d.raw_assistance, d.visit_limit_binding, d.has_deductible,
+        d.deductible_unknown, d.claims, d.deductible, d.deductible_clause, d.deductible_offset
 ),
 
 monthly as (
@@ -114,7 +137,8 @@ monthly as (
             order by c.claim_date
             rows between unbounded preceding and current row) as day_in_month,
         (select min(l.fixed_value) from limits as l
-         where l.kind = 'monthly_visits' and l.benefit = c.benefit and l.track = c.track
+         where l.kind = 'monthly_visits' and coalesce(l.counts, 'assisted_days') = 'assisted_days'
+            and l.benefit = c.benefit and l.track = c.track
             and (l.category is null or l.category = c.category)
             and c.claim_date between l.valid_from and l.valid_to) as monthly_days_limit,
         (select max(l.clause) from limits as l
@@ -135,5 +159,5 @@ select
         else least(raw_assistance, coalesce(daily_cap, raw_assistance))
     end as assisted_amount,
     raw_assistance > coalesce(daily_cap, raw_assistance) as daily_cap_binding,
-    monthly_days_limit is not null and day_in_month > monthly_days_limit as monthly_limit_binding
+    (monthly_days_limit is not null and day_in_month > monthly_days_limit) or visit_limit_binding as monthly_limit_binding
 from monthly

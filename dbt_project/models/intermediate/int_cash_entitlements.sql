@@ -1,6 +1,8 @@
 -- Yearly cash allowances (Wuhai's outpatient cash, the mutual-aid outpatient subsidy): who qualifies
 -- on the day the pack says the year is judged (else any day of the year up to the as-of date),
--- the highest item only, and for allowances paid against costs, no more than those costs.
+-- the highest item only, and for allowances paid against costs, no more than those costs (before
+-- any assistance paid on them). An allowance paid from the subsidised-enrollment roster goes only
+-- to people enrolled that year in the resident scheme with a premium subsidy.
 with policy as (
     select * from {{ ref('int_policy_in_force') }}
 ),
@@ -68,6 +70,10 @@ qualifying as (
     from holders as h
     inner join {{ ref('stg_persons') }} as p on p.person_id = h.person_id
     where (h.dibao_class is null or h.held_dibao_class = h.dibao_class)
+        and (not h.subsidized_enrollment_only or exists (
+            select 1 from {{ ref('stg_enrollment') }} as e
+            where e.person_id = h.person_id and e.enrollment_year = h.entitlement_year
+                and e.scheme = 'resident' and e.premium_subsidy <> 'none'))
         and ((h.min_age_male is null and h.min_age_female is null)
              or (p.sex = 'M' and h.min_age_male is not null and {{ age_on('p.birth_date', 'h.age_day') }} >= h.min_age_male)
              or (p.sex = 'F' and h.min_age_female is not null and {{ age_on('p.birth_date', 'h.age_day') }} >= h.min_age_female))
@@ -88,7 +94,7 @@ costs as (
     -- Costs an allowance is paid against: the person's personal burden on those visit types that year.
     select
         h.person_id, h.entitlement_year, h.benefit,
-        sum(c.personal_burden) as cost_amount,
+        sum(c.personal_burden + c.assistance_paid) as cost_amount,
         sum(c.assistance_paid) as paid_amount
     from highest as h
     inner join {{ ref('int_claims_netted') }} as c

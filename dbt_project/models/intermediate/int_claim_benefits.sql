@@ -1,6 +1,8 @@
 -- One row per claim and benefit of the policy: the base the benefit assesses and, when the person
 -- holds an assisted category on the claim's date, the single most generous (category, track, rate)
--- that applies (就高不重复: highest rate, then track order, then the pack's category order).
+-- that applies (就高不重复: highest rate, then track order, then the pack's category order). A rate
+-- limited to people whose yearly base of the benefit reaches a minimum (a group defined by its
+-- costs) applies only to those who reach it.
 with policy as (
     select * from {{ ref('int_policy_in_force') }}
 ),
@@ -30,7 +32,7 @@ matched as (
         t.benefit, t.track, t.track_order, t.deductible_offset_by,
         case t.base_kind
             when 'assistance_base' then c.assistance_base
-            when 'personal_burden' then c.personal_burden
+            when 'personal_burden_before_assistance' then c.personal_burden + c.assistance_paid
             when 'total_cost' then c.total_cost
         end as base_amount
     from claims as c
@@ -42,13 +44,21 @@ matched as (
              or (d.claim_id is not null and (c.visit_type = 'inpatient' or d.covers_outpatient)))
 ),
 
+yearly_base as (
+    select person_id, claim_year, benefit, track, sum(base_amount) as yearly_base_amount
+    from matched
+    group by person_id, claim_year, benefit, track
+),
+
 options as (
     select
         m.*,
         cat.category,
         co.category_rank,
         r.rate,
-        r.clause as rate_clause
+        r.clause as rate_clause,
+        r.min_yearly_base as rate_minimum,
+        r.counted_from as rate_counted_from
     from matched as m
     inner join {{ ref('stg_assistance_categories') }} as cat
         on cat.person_id = m.person_id and m.claim_date between cat.valid_from and cat.valid_to
@@ -60,6 +70,9 @@ options as (
         and (r.scheme is null
              or r.scheme = m.scheme_of_year
              or (r.scheme = 'not_employee' and coalesce(m.scheme_of_year, 'none') <> 'employee'))
+    left join yearly_base as y
+        on y.person_id = m.person_id and y.claim_year = m.claim_year and y.benefit = m.benefit and y.track = m.track
+    where r.min_yearly_base is null or y.yearly_base_amount >= r.min_yearly_base
 ),
 
 best as (
@@ -93,6 +106,8 @@ select
     b.category_rank,
     b.rate,
     b.rate_clause,
+    b.rate_minimum,
+    b.rate_counted_from,
     b.claim_id is not null as is_covered
 from first_track as f
 left join best as b

@@ -1,6 +1,10 @@
 -- Everyone holding one of the policy's categories on the as-of date, under the category that grants the
 -- strongest premium subsidy, with their enrollment for the as-of year and the issue if there is one
 -- (not_enrolled, not_subsidized): the gaps list and the subsidised-enrollment rate both read this.
+-- Not held yet: a category newly held, before the first day of the calendar month the pack's grace
+-- ends in (当月资助参保，次月生效). No issue: where the pack says so, enrollment paid before the
+-- category started (subsidised from next year). Never held: categories outside the city's basic
+-- insurance by definition.
 with policy as (
     select * from {{ ref('int_policy_in_force') }}
 ),
@@ -9,6 +13,7 @@ held as (
     select
         cat.person_id,
         cat.category,
+        cat.valid_from,
         co.category_rank,
         p.age_on_as_of,
         p.household_id,
@@ -20,8 +25,9 @@ held as (
     cross join policy as pol
     where {{ as_of() }} between cat.valid_from and cat.valid_to
         and {{ as_of() }} between pol.effective_from and pol.effective_to
-        -- A category newly held within the pack's grace period is not a gap yet.
-        and cat.valid_from <= cast({{ dbt.dateadd('month', '-pol.new_member_grace_months', as_of()) }} as date)
+        and not coalesce(co.outside_basic_insurance, false)
+        and cast({{ dbt.dateadd('month', 'pol.new_member_grace_months', dbt.date_trunc('month', 'cat.valid_from')) }} as date)
+            <= {{ as_of() }}
 ),
 
 granted as (
@@ -52,6 +58,9 @@ judged as (
         e.premium_subsidy,
         case
             when e.person_id is null then 'not_enrolled'
+            when coalesce(pol.paid_before_subsidized_next_year, false)
+                and coalesce(e.enrolled_from, cast({{ dbt.date_trunc('year', as_of()) }} as date)) < s.valid_from
+                then null
             when s.granted_subsidy is not null and e.scheme = s.granted_scheme
                 and case e.premium_subsidy when 'full' then 2 when 'fixed' then 1 else 0 end < s.grant_strength
                 then 'not_subsidized'
@@ -59,6 +68,7 @@ judged as (
     from strongest as s
     left join {{ ref('stg_enrollment') }} as e
         on e.person_id = s.person_id and e.enrollment_year = extract(year from {{ as_of() }})
+    cross join policy as pol
     where s.pick = 1
 )
 

@@ -91,6 +91,8 @@ in_combined as (
         and c.last_claim_date between k.valid_from and k.valid_to
     left join parameters as p
         on p.parameter_name = k.parameter_name and p.parameter_year = c.claim_year
+    -- A cap whose figure is unknown (no year up to the claim's has one) limits nothing: never a silent zero.
+    where coalesce(k.fixed_value, p.parameter_value * k.multiplier) is not null
 ),
 
 allocated as (

@@ -1,7 +1,8 @@
 -- Every identification rule of the policy measured for every household (or member, for
 -- member rules) with claims in the rule's window: the burden, the income it is set against
 -- (with imputed income for members without fixed income where the rule says so), the
--- per-capita income line, and whether each test passes.
+-- per-capita income line, and whether each test passes. A household with no income can meet a
+-- ratio rule (any burden is at least a share of 0) but has no burden_ratio.
 with rules as (
     select
         r.*,
@@ -115,15 +116,17 @@ select
     case
         when m.kind = 'member_amount' then
             case m.comparison when '>=' then m.burden_amount >= m.threshold else m.burden_amount > m.threshold end
-        when m.income_amount is null or m.income_amount <= 0 then false
+        when m.income_amount is null or m.income_amount < 0 or m.burden_amount <= 0 then false
         when m.kind = 'burden_ratio' then
             case m.comparison
                 when '>=' then m.burden_amount >= m.threshold * m.income_amount
                 else m.burden_amount > m.threshold * m.income_amount
             end
         when m.kind = 'residual_income_below_line' then
+            -- The burden must be what pushes the household under the line (导致): income alone is not.
             not m.residual_line_missing
             and {{ divide('(m.income_amount - m.burden_amount)', 'm.household_size') }} / 12 < m.residual_line
+            and {{ divide('m.income_amount', 'm.household_size') }} / 12 >= m.residual_line
     end as meets_threshold,
     case
         when m.kind = 'member_amount' then true

@@ -12,5 +12,6 @@ select
     label_zh,
     cast(valid_from as date) as valid_from,
     cast(valid_to as date) as valid_to,
-    clause
+    clause,
+    cast(subsidized_enrollment_only as boolean) as subsidized_enrollment_only
 from {{ source('policy', 'cash_items') }}

@@ -8,5 +8,6 @@ select
     cast(multiplier as decimal(9, 4)) as multiplier,
     cast(valid_from as date) as valid_from,
     cast(valid_to as date) as valid_to,
-    clause
+    clause,
+    counts
 from {{ source('policy', 'limits') }}

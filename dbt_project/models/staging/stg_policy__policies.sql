@@ -8,5 +8,6 @@ select
     warning_window,
     warning_amount,
     warning_clause,
-    cast(new_member_grace_months as integer) as new_member_grace_months
+    cast(new_member_grace_months as integer) as new_member_grace_months,
+    cast(paid_before_subsidized_next_year as boolean) as paid_before_subsidized_next_year
 from {{ source('policy', 'policies') }}

@@ -5,5 +5,7 @@ select
     cast(scheme as {{ dbt.type_string() }}) as scheme,
     cast(valid_from as date) as valid_from,
     cast(valid_to as date) as valid_to,
-    clause
+    clause,
+    cast(min_yearly_base as decimal(18, 2)) as min_yearly_base,
+    counted_from
 from {{ source('policy', 'rates') }}

@@ -1,0 +1,18 @@
+"""contract §2 / issue 10: a city figure not yet published is carried forward from the latest
+published year, and the transform step's log says which figure and from when (nothing personal)."""
+import logging
+
+from .casebook import Casebook
+
+
+def test_transform_logs_each_carried_forward_figure(tmp_path, caplog):
+    b = Casebook("310112")
+    b.household("H1", 1, income=50000, assessed_on="2026-01-10")
+    with caplog.at_level(logging.WARNING, logger="poverty_warning.transform"):
+        b.assess(tmp_path, "shanghai-2022", "2026-11-25")
+    lines = [r.getMessage() for r in caplog.records if r.name == "poverty_warning.transform"]
+    # city-figures.md: Shanghai's city income is published to 2024; the dibao line to 2024 (assumed).
+    assert "transform 2026-11-25: city_per_capita_disposable_income not published for 2025, 2026: " \
+           "the 2024 figure is carried forward" in lines
+    assert "transform 2026-11-25: dibao_monthly not published for 2025, 2026: the 2024 figure is carried forward" in lines
+    assert not any("H1" in line or "3101" in line for line in lines)
