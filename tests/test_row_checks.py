@@ -32,6 +32,8 @@ VALID = {
     "parameters": {"name": "dibao_monthly", "year": "2024", "value": "1510"},
     "charity_programs": {"program_id": "P1", "name": "大病关爱", "diagnosis_prefixes": "C", "min_age": "0",
                          "max_age": "60", "max_amount": "50000", "capacity": "10"},
+    "fund_accounts": {"year": "2023", "funding": "1200000", "spending": "1000000", "balance": "300000",
+                      "as_of": "2023-12-31"},
     "outreach_feedback": {"case_id": "CASE-1", "status": "contacted", "updated_at": "2024-03-10",
                           "consent_to_charity": "是", "note": ""},
 }
