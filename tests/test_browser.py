@@ -1,5 +1,4 @@
 """The pages people read open in a real headless Chromium (Debian's package) without errors."""
-import shutil
 from pathlib import Path
 
 import pytest
@@ -8,7 +7,8 @@ from poverty_warning import nightly
 from poverty_warning.quality.expectations import data_docs_index
 from poverty_warning.workspace import Workspace
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from .conftest import CHROMIUM
+
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)")
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

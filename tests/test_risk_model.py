@@ -1,12 +1,16 @@
 """The early-warning model: no leakage in its features, a time-ordered backtest, artefacts with a card,
 the evaluate line, and scores on the lists."""
+import datetime as dt
 import re
 import shutil
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
+from poverty_warning.contract import ids
+from poverty_warning.ingest import rowcheck
 from poverty_warning.risk import backtest
 from poverty_warning import training
 from poverty_warning.risk.features import FEATURES, load
@@ -30,7 +34,123 @@ def _features(feeds, tmp_path, name, night="2024-03-31"):
         con.close()
 
 
-def test_features_for_a_month_use_nothing_after_it(small_city, tmp_path):
+@pytest.fixture(scope="module")
+def original_features(small_city, tmp_path_factory):
+    return _features(small_city, tmp_path_factory.mktemp("features"), "original")
+
+
+CUT_END = "2023-10-31"  # month M = October 2023: everything dated after this day is perturbed
+DIAGNOSES = ["C34.1", "N18.5", "I63.9", "E11.9", "R50.9", "K35.8"]  # cancer, kidney failure, stroke, chronic, symptom
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def _claim(claim_id, person_id, day, admit, discharge, diagnosis="C50.9", sign=""):
+    # 50000 = 40000 in scope + 10000 out of scope; 40000 = 20000 fund + 20000 self-pay
+    amounts = {"total_cost": "50000.00", "policy_scope_cost": "40000.00", "basic_fund_paid": "20000.00",
+               "critical_illness_paid": "0.00", "assistance_paid": "0.00", "other_paid": "0.00",
+               "self_pay_in_scope": "20000.00", "self_pay_out_scope": "10000.00"}
+    return {"claim_id": claim_id, "person_id": person_id, "visit_type": "inpatient", "admit_date": admit,
+            "discharge_date": discharge, "settle_date": day, "hospital_id": "H310101109", "hospital_level": "3",
+            "in_city": "true", "diagnosis_code": diagnosis, "reversal_of": "",
+            **{k: sign + v for k, v in amounts.items()}}
+
+
+def _perturb_everything_after_month(feeds: Path) -> None:
+    """Change, add or remove everything the feeds date after CUT_END; nothing on or before it."""
+    persons = _read(feeds / "persons" / "part-0.csv")
+    days = sorted((feeds / "claims").iterdir())
+    later = [d for d in days if d.name > CUT_END]
+    # Claims of every kind settled after M: visit types and diagnoses rotated, out-of-scope costs tenfold.
+    for day in later:
+        frame = _read(day / "part-0.csv")
+        originals = frame["reversal_of"].eq("")
+        rot = pd.Series(range(len(frame)), index=frame.index)
+        frame.loc[originals, "visit_type"] = rot.map(
+            lambda i: ["inpatient", "outpatient", "emergency", "special_outpatient"][i % 4])[originals]
+        frame.loc[originals, "diagnosis_code"] = rot.map(lambda i: DIAGNOSES[i % len(DIAGNOSES)])[originals]
+        stay = frame["visit_type"].eq("inpatient") & originals
+        frame.loc[stay, "admit_date"] = frame.loc[stay, "settle_date"]
+        frame.loc[stay, "discharge_date"] = frame.loc[stay, "settle_date"]
+        extra = frame["self_pay_out_scope"].astype(float) * 9
+        for col in ("total_cost", "self_pay_out_scope"):
+            frame[col] = (frame[col].astype(float) + extra).map(lambda v: f"{v:.2f}")
+        frame.to_csv(day / "part-0.csv", index=False)
+    # New claims settled after M for stays discharged in M, and reversals after M of claims settled in M.
+    first_later = later[0] / "part-0.csv"
+    frame = _read(first_later)
+    stays = [_claim(f"LATE{i:05d}", pid, later[0].name, "2023-10-10", "2023-10-20")
+             for i, pid in enumerate(persons["person_id"].iloc[::5])]
+    in_m = pd.concat([_read(d / "part-0.csv") for d in days if d.name.startswith(CUT_END[:7])])
+    reversed_already = set(pd.concat([_read(d / "part-0.csv") for d in days])["reversal_of"])
+    to_reverse = in_m[in_m["reversal_of"].eq("") & ~in_m["claim_id"].isin(reversed_already)].head(60)
+    reversals = to_reverse.copy()
+    reversals["reversal_of"] = reversals["claim_id"]
+    reversals["claim_id"] = "REV" + reversals["claim_id"]
+    reversals["settle_date"] = later[0].name
+    for col in rowcheck.CLAIM_AMOUNTS:
+        reversals[col] = reversals[col].map(lambda v: v[1:] if v.startswith("-") else "-" + v)
+    pd.concat([frame, pd.DataFrame(stays), reversals], ignore_index=True).to_csv(first_later, index=False)
+    # Income assessed after M: every household reassessed at a tenth of its income, assets over the limit,
+    # and households never assessed before get their first assessment.
+    income = _read(feeds / "household_income" / "part-0.csv")
+    reassessed = income.drop_duplicates("household_id").assign(
+        assessed_on="2023-11-15", members_without_fixed_income="3", assets_within_limit="false",
+        annual_disposable_income=lambda f: (f["annual_disposable_income"].astype(float) / 10).map(lambda v: f"{v:.2f}"))
+    unassessed = sorted(set(persons["household_id"]) - set(income["household_id"]))
+    first = pd.DataFrame({"household_id": unassessed, "assessed_on": "2023-12-01", "annual_disposable_income": "1000.00",
+                          "members_without_fixed_income": "0", "assets_within_limit": "true"})
+    pd.concat([income, reassessed, first], ignore_index=True).to_csv(feeds / "household_income" / "part-0.csv",
+                                                                     index=False)
+    # Categories from after M for every third person; open categories end after M.
+    cats = _read(feeds / "assistance_categories" / "part-0.csv")
+    cats.loc[cats["valid_to"].eq(""), "valid_to"] = "2023-12-31"
+    kinds = ["dibao", "tekun", "low_income", "severe_disability", "dibao_edge"]
+    new = pd.DataFrame([{"person_id": pid, "category": kinds[i % len(kinds)], "valid_from": "2023-11-01", "valid_to": "",
+                         "source": "civil_affairs", "dibao_class": "",
+                         "disability_grade": "1" if kinds[i % len(kinds)] == "severe_disability" else ""}
+                        for i, pid in enumerate(persons["person_id"].iloc[::3])])
+    pd.concat([cats, new], ignore_index=True).to_csv(feeds / "assistance_categories" / "part-0.csv", index=False)
+    # Household membership: a child born after M joins every fourth household.
+    heads = persons.drop_duplicates("household_id").iloc[::4]
+    born = dt.date(2024, 1, 5)
+    babies = heads.assign(person_id=[ids.make(d, born, 900 + i) for i, d in enumerate(heads["district_code"])],
+                          name="新生儿", sex="", birth_date=born.isoformat(), relation="child", phone="")
+    pd.concat([persons, babies], ignore_index=True).to_csv(feeds / "persons" / "part-0.csv", index=False)
+    # Enrollment for the year after M: schemes and premium subsidies changed.
+    enrol = _read(feeds / "enrollment" / "part-0.csv")
+    next_year = enrol["year"].eq("2024")
+    enrol.loc[next_year, "scheme"] = enrol.loc[next_year, "scheme"].map({"employee": "resident", "resident": "employee"})
+    enrol.loc[next_year, "premium_subsidy"] = "full"
+    enrol.to_csv(feeds / "enrollment" / "part-0.csv", index=False)
+
+
+def test_no_feature_at_or_before_a_month_sees_anything_after_it(small_city, original_features, tmp_path):
+    """Perturb everything after month M — claims of every kind, diagnoses, income assessments, categories,
+    household membership, enrollment — and every feature of every household at or before M stays the same."""
+    altered = tmp_path / "altered"
+    shutil.copytree(small_city, altered)
+    _perturb_everything_after_month(altered)
+    before, after = original_features, _features(altered, tmp_path, "altered")
+    key = ["household_id", "feature_month"]
+    cut = pd.Timestamp(CUT_END).replace(day=1)
+    a = before[before["feature_month"] <= cut].set_index(key).sort_index()[FEATURES]
+    b = after[after["feature_month"] <= cut].set_index(key).sort_index()[FEATURES]
+    assert len(a) > 1000
+    pd.testing.assert_frame_equal(a, b)
+    # Each perturbation is seen after M, so the comparison above is not vacuous.
+    later_a = before[before["feature_month"] > cut].set_index(key).sort_index()
+    later_b = after[after["feature_month"] > cut].set_index(key).sort_index().loc[later_a.index]
+    for feature in ("burden_1m", "inpatient_stays_3m", "emergency_visits_6m", "special_outpatient_12m", "cancer_12m",
+                    "kidney_failure_12m", "stroke_12m", "symptom_visits_3m", "per_capita_income", "assets_within_limit",
+                    "has_dibao_or_tekun", "has_low_income", "has_disability", "household_size", "youngest_age"):
+        assert not later_a[feature].equals(later_b[feature]), f"{feature} did not change after M"
+
+
+
+def test_features_for_a_month_use_nothing_after_it(small_city, original_features, tmp_path):
     """Claims after month M change nothing in M's features (labels may change: they look ahead)."""
     cut = pd.Timestamp("2023-10-01")
     altered = tmp_path / "altered"
@@ -42,7 +162,7 @@ def test_features_for_a_month_use_nothing_after_it(small_city, tmp_path):
                 extra = frame["self_pay_out_scope"].astype(float) * 9
                 frame[col] = (frame[col].astype(float) + extra).map(lambda v: f"{v:.2f}")
             frame.to_csv(day / "part-0.csv", index=False)
-    before = _features(small_city, tmp_path, "original")
+    before = original_features
     after = _features(altered, tmp_path, "altered")
     key = ["household_id", "feature_month"]
     a = before[before["feature_month"] <= cut].set_index(key).sort_index()[FEATURES]

@@ -174,7 +174,9 @@ def deliver(con: duckdb.DuckDBPyConnection, outbox: Path, night: str, webhook: W
             now=lambda: dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)) -> dict:
     """Send every list version not yet delivered (tonight's and earlier nights' failures)."""
     create_tables(con)
-    done = {k for (k,) in con.execute("SELECT idempotency_key FROM meta.deliveries WHERE status = 'delivered'").fetchall()}
+    # A version dropped as a file (no webhook) is done too: it is not dropped again every night.
+    done = {k for (k,) in con.execute(
+        "SELECT idempotency_key FROM meta.deliveries WHERE status IN ('delivered', 'dropped')").fetchall()}
     counts = {"delivered": 0, "failed": 0, "already": 0, "file_only": 0}
     for path, manifest in _manifests(outbox, night):
         key = f"{manifest['recipient']}:{manifest['night']}:{manifest['version']}"

@@ -63,16 +63,19 @@ income as (
 ),
 
 members as (
+    -- A person counts in a month's household from their birth on: a child born after M is not in M's rows.
     select
         t.household_id,
         t.month_start,
+        count(*) as household_size,
         max({{ age_on('p.birth_date', 't.month_end') }}) as oldest_age,
         min({{ age_on('p.birth_date', 't.month_end') }}) as youngest_age,
         sum(case when {{ age_on('p.birth_date', 't.month_end') }} >= 65 then 1 else 0 end) as members_65_plus,
         sum(case when {{ age_on('p.birth_date', 't.month_end') }} < 18 then 1 else 0 end) as members_under_18,
         min(p.district_code) as district_code
     from (select distinct household_id, month_start, month_end from rolling) as t
-    inner join {{ ref('stg_persons') }} as p on p.household_id = t.household_id
+    inner join {{ ref('stg_persons') }} as p
+        on p.household_id = t.household_id and (p.birth_date is null or p.birth_date <= t.month_end)
     group by t.household_id, t.month_start
 ),
 
@@ -130,7 +133,7 @@ select
     l.household_id,
     l.month_start as feature_month,
     l.month_end,
-    l.household_size,
+    mem.household_size,
     l.burden_1m,
     l.burden_3m,
     l.burden_6m,
@@ -155,7 +158,7 @@ select
     coalesce(c.has_dibao_or_tekun, 0) as has_dibao_or_tekun,
     coalesce(c.has_low_income, 0) as has_low_income,
     coalesce(c.has_disability, 0) as has_disability,
-    l.annual_disposable_income / l.household_size as per_capita_income,
+    l.annual_disposable_income / mem.household_size as per_capita_income,
     case when l.assets_within_limit then 1 else 0 end as assets_within_limit,
     l.rule_ratio,
     case when l.annual_disposable_income > 0 then l.burden_3m * 4 / l.annual_disposable_income end as ratio_3m_annualised,
