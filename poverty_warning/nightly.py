@@ -137,10 +137,28 @@ def transform(ws: Workspace, night: str, policy_id: str) -> None:
     con = _connect(ws)
     try:
         findings, figures = warning_lists.write_lists(con, quality_report.report_dir(ws, night))
+    finally:
+        con.close()
+    findings += _carried_forward_findings(ws, night)
+    con = _connect(ws)
+    try:
         quality.add_list_findings(con, night, findings, figures)
     finally:
         con.close()
     refresh_report(ws, night)
+
+
+def _carried_forward_findings(ws: Workspace, night: str) -> list:
+    """A warning for each city figure tonight's rules use (this year's and last year's) that is not published
+    yet, so the latest published year's figure stands in for it (the contract's carry-forward)."""
+    from poverty_warning.contract.vocabulary import PARAMETER_ZH
+    from poverty_warning.transform import carried_forward_figures
+
+    year = int(night[:4])
+    return [quality.Finding(
+        "carried_forward", "warning", f"{PARAMETER_ZH.get(name, name)}：{figure_year}年的数字尚未公布，沿用{published}年数字",
+        feed="parameters", impact="当晚名单按沿用的数字计算，可以发布", action="公布后在城市参数（parameters）中补充当年数字")
+        for name, figure_year, published in carried_forward_figures(ws) if figure_year >= year - 1]
 
 
 def score(ws: Workspace, night: str) -> dict:

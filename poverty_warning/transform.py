@@ -49,7 +49,7 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
 
 def carried_forward_figures(ws: Workspace) -> list[tuple[str, int, int]]:
     """(parameter, year, published year) for each city figure of the night carried forward."""
-    con = duckdb.connect(str(ws.duckdb_path))
+    con = connect(ws)
     try:
         return [tuple(r) for r in con.execute(
             "SELECT parameter_name, parameter_year, carried_forward_from_year "

@@ -16,3 +16,23 @@ def test_transform_logs_each_carried_forward_figure(tmp_path, caplog):
            "the 2024 figure is carried forward" in lines
     assert "transform 2026-11-25: dibao_monthly not published for 2025, 2026: the 2024 figure is carried forward" in lines
     assert not any("H1" in line or "3101" in line for line in lines)
+
+
+def test_the_quality_report_says_which_figure_is_carried_forward(tmp_path):
+    from poverty_warning import nightly
+    from poverty_warning.workspace import Workspace
+
+    b = Casebook("310112")
+    person = b.household("H1", 1, income=50000, assessed_on="2026-01-10")[0]
+    b.claim(person, "outpatient", "2026-11-24", 100)
+    feeds = b.write(tmp_path / "feeds")
+    ws = Workspace(tmp_path / "data")
+    nightly.ingest(ws, feeds, "2026-11-25")
+    nightly.validate(ws, "2026-11-25", expect_daily_claims=False)
+    nightly.transform(ws, "2026-11-25", "shanghai-2022")
+    report = (ws.root / "reports" / "2026-11-25" / "quality.html").read_text(encoding="utf-8")
+    assert "全市居民人均可支配收入：2025年的数字尚未公布，沿用2024年数字" in report
+    assert "低保标准（月）：2026年的数字尚未公布，沿用2024年数字" in report
+    nightly.transform(ws, "2026-11-25", "shanghai-2022")  # a rerun replaces the warnings, never repeats them
+    report = (ws.root / "reports" / "2026-11-25" / "quality.html").read_text(encoding="utf-8")
+    assert report.count("低保标准（月）：2026年的数字尚未公布") == 1

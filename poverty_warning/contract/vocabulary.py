@@ -70,3 +70,7 @@ EXCLUSION_ZH = {  # why a claim is not counted in a rule's burden (fct_trail_cla
     "visit_type_not_counted": "就诊类型不计入此项",
     "member_not_in_category": "该成员不属此项适用的救助身份",
 }
+# City figures (the parameters feed) as a worker or reviewer reads them.
+PARAMETER_ZH = {"city_per_capita_disposable_income": "全市居民人均可支配收入", "dibao_monthly": "低保标准（月）",
+                "min_wage_monthly": "最低工资标准（月）", "basic_insurance_annual_cap": "基本医保年度封顶线",
+                "mutual_aid_local_inpatient_deductible": "本市住院起付标准"}

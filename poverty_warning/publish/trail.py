@@ -17,10 +17,8 @@ import pandas as pd
 
 from poverty_warning.contract import ids
 from poverty_warning.contract.vocabulary import (BENEFIT_ZH, CATEGORY_NAMES_ZH, EXCLUSION_ZH, LIST_TITLES,
-                                                 RELATION_ZH, RULE_ZH, VISIT_TYPE_ZH)
+                                                 PARAMETER_ZH, RELATION_ZH, RULE_ZH, VISIT_TYPE_ZH)
 
-PARAMETER_ZH = {"city_per_capita_disposable_income": "全市居民人均可支配收入", "dibao_monthly": "低保标准（月）",
-                "minimum_wage_monthly": "最低工资标准（月）"}
 
 
 class TrailError(ValueError):

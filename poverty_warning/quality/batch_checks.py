@@ -199,12 +199,13 @@ def stored(con: duckdb.DuckDBPyConnection, night: str) -> Verdict | None:
 
 
 def add_list_findings(con: duckdb.DuckDBPyConnection, night: str, findings: list[Finding], figures: dict) -> None:
-    """Warnings about people, known once dbt has built their lists: they join the night's verdict
-    (replacing an earlier run's), and never change whether it may publish."""
+    """Warnings known once dbt has built the night (lists of people, city figures carried forward): they join
+    the night's verdict (replacing an earlier run's), and never change whether it may publish."""
     verdict = stored(con, night)
     if verdict is None:
         return
     assert all(f.severity != "critical" for f in findings)
-    verdict.findings = [f for f in verdict.findings if f.list_name is None] + findings
+    verdict.findings = [f for f in verdict.findings
+                        if f.list_name is None and f.check != "carried_forward"] + findings
     verdict.figures.update(figures)
     _store(con, verdict)
