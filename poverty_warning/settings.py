@@ -22,3 +22,11 @@ SUITES_DIR = PROJECT_DIR / "expectations"
 MODELS_DIR = PROJECT_DIR / "models"
 DAGS_DIR = PROJECT_DIR / "dags"
 VENDOR_DIR = PROJECT_DIR / "vendor" / "node_modules"
+OUTREACH_SETTINGS = DEFAULTS_DIR / "outreach.yaml"
+
+
+def outreach_settings(path: Path = OUTREACH_SETTINGS) -> dict:
+    """The bureau's outreach settings: cool-down, due days, thresholds of the lists."""
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))

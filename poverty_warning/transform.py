@@ -9,7 +9,7 @@ import duckdb
 
 from poverty_warning.policy import tables as policy_tables
 from poverty_warning.workspace import Workspace
-from poverty_warning.settings import DBT_PROJECT_DIR
+from poverty_warning.settings import DBT_PROJECT_DIR, outreach_settings
 
 PROJECT_DIR = DBT_PROJECT_DIR
 
@@ -26,6 +26,13 @@ def write_policy_tables(ws: Workspace) -> None:
         con.close()
 
 
+def outreach_vars() -> dict:
+    """The bureau's outreach settings the dbt outreach models read (poverty_warning/defaults/outreach.yaml)."""
+    cfg = outreach_settings()
+    return {"outreach_unpaid_min_amount": cfg["unpaid_min_amount"],
+            "outreach_referral_ratio_after_assistance": cfg["referral_ratio_after_assistance"]}
+
+
 def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str | None = None) -> None:
     """`dbt build` (or another command) with the night's vars; raises TransformError naming what failed."""
     from dbt.cli.main import dbtRunner
@@ -34,7 +41,7 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     args = [command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
             "--target-path", str(ws.dbt_target), "--log-path", str(ws.dbt_logs),
-            "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id}),
+            "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id, **outreach_vars()}),
             "--quiet", "--no-use-colors"]
     if select:
         args += ["--select", select]

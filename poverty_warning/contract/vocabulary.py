@@ -60,3 +60,9 @@ FEED_AGENCY_ZH = {
     "fund_accounts": "医保局（医疗救助基金财务）",
     "outreach_feedback": "各街道（乡镇）",
 }
+FEEDBACK_STATUS_ZH = {  # worker feedback status -> what the workbook's dropdown shows
+    "contacted": "已联系", "applied": "已申请", "approved": "已获救助", "rejected": "未获批",
+    "declined": "本人拒绝", "unreachable": "联系不上",
+}
+FEEDBACK_STATUSES = tuple(FEEDBACK_STATUS_ZH)
+CLOSING_STATUSES = ("approved",)  # feedback that takes a case off the lists
