@@ -163,7 +163,7 @@ def _reference(con, feed: str, frame: pd.DataFrame) -> Reference:
 def _sent_cases(con) -> dict[str, str] | None:
     """Every case ever put on a list, with its sub-district; None before the first list was published."""
     known = con.execute("SELECT count(*) FROM information_schema.tables "
-                        "WHERE table_schema = 'meta' AND table_name = 'case_log'").fetchone()[0]
+                        "WHERE table_schema = 'meta' AND table_name = 'case_log'").fetchall()[0][0]
     if not known:
         return None
     return dict(con.execute("SELECT case_id, any_value(subdistrict_code) FROM meta.case_log GROUP BY case_id").fetchall())

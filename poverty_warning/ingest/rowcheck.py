@@ -137,7 +137,7 @@ def check(feed_name: str, frame: pd.DataFrame, ref: Reference) -> Checked:
             if col.aliases:  # e.g. a status written in Chinese: stored as its code
                 raw = raw.replace(dict(col.aliases))
             ok = raw.isin(col.enum)
-            label = "/".join(col.enum)
+            label = "/".join(col.enum) + ("，或" + "/".join(a for a, _ in col.aliases) if col.aliases else "")
             reasons.add(present & ~ok, raw.map(lambda v, c=col.name, lab=label: f"{c} 取值“{v}”不在允许范围（{lab}）"),
                         f"enum:{col.name}")
             out[col.name] = _text(raw, present & ok)
