@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test benchmark clean browser lock
+.PHONY: install demo test benchmark clean browser lock workbook-preview
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ demo: $(STAMP) $(VENDOR_STAMP)
 
 test: $(STAMP) $(VENDOR_STAMP) browser
 	$(BIN)/python -m pytest
+
+# A picture of one workbook page as a worker prints it (after `make demo`): LibreOffice headless → PDF → PNG.
+# Needs Debian's libreoffice-calc and poppler-utils (apt-get install -y libreoffice-calc poppler-utils).
+workbook-preview: $(STAMP)
+	$(BIN)/python -m poverty_warning.publish.preview data/outbox docs/workbook-preview.png
 
 benchmark: $(STAMP)
 	$(BIN)/poverty-warning benchmark

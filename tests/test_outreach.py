@@ -481,8 +481,47 @@ def test_referral_consent_yes_no_blank_and_programme_capacity():
     assert decided["action_taken"].to_dict() == {"H2": "closed", "H3": "new"}
 
 
+def test_a_referral_is_sent_once():
+    con = _referral_warehouse([("H1", "P", True)], used_before=0)
+    con.execute("INSERT INTO meta.referral_log VALUES (DATE '2024-03-08', ?, 'P', 'H1', true)",
+                [outreach.case_id("p", "H1", "referral:P")])
+    items, referrals = outreach._with_referrals(con, "2024-03-10", "p", pd.DataFrame())
+    assert referrals.empty and set(items["household_id"]) == {"H2", "H3"}
+
+
 def test_referral_without_capacity_left_is_not_offered():
     con = _referral_warehouse([], used_before=2)  # P full: every household is offered Q
     items, referrals = outreach._with_referrals(con, "2024-03-10", "p", pd.DataFrame())
     assert referrals.empty
     assert set(items["reason_key"]) == {"referral:Q"} and len(items) == 3
+
+
+def test_returned_workbook_reader(tmp_path):
+    """Only rows the worker filled in become feedback; a date typed as text is read as a date; the
+    sub-district comes from the workbook itself; a spreadsheet that is not a returned list is a file error."""
+    from poverty_warning.ingest.feeds import FeedFileError
+    from poverty_warning.ingest.returned_workbook import read_feedback
+    from poverty_warning.publish import workbook
+
+    items = pd.DataFrame({"case_id": ["CASE-A", "CASE-B"], "level": [3, 2], "list_rank": [1, 2],
+                          "list_kind": ["warning"] * 2, "action_taken": ["new"] * 2,
+                          "contact_label": ["=1+1（1950年生，310112********0011）", "乙（1960年生，310112********0022）"]})
+    sheets = {title: workbook.display_frame(items if kind == "warning" else items.iloc[0:0], kind)
+              for kind, title in LIST_TITLES.items()}
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(workbook.render(sheets, "310112001", "某街道", NIGHT, outreach.load_config()))
+    book = load_workbook(path)
+    sheet = book["预警关注"]
+    header = [c.value for c in sheet[2]]
+    assert sheet.cell(3, header.index("联系人") + 1).data_type == "s"
+    sheet.cell(3, header.index("走访结果") + 1).value = "已联系"
+    sheet.cell(3, header.index("走访日期") + 1).value = "2024/3/5"
+    sheet.cell(3, header.index("是否同意慈善转介") + 1).value = "否"
+    book.save(path)
+    columns, rows = read_feedback(path, "outreach_feedback/book.xlsx", None)
+    assert columns == ["case_id", "status", "updated_at", "consent_to_charity", "note", "subdistrict_code"]
+    assert rows == [["CASE-A", "已联系", "2024-03-05", "否", "", "310112001"]]
+    plain = tmp_path / "plain.xlsx"
+    pd.DataFrame({"x": [1]}).to_excel(plain, index=False)
+    with pytest.raises(FeedFileError, match="not a returned outreach workbook"):
+        read_feedback(plain, "outreach_feedback/plain.xlsx", None)

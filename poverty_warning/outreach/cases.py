@@ -189,6 +189,8 @@ def _with_referrals(con, night: str, policy_id: str, items: pd.DataFrame):
     remaining = {p: int(c) - int(used.get(p, 0))
                  for p, c in options.drop_duplicates("program_id")[["program_id", "capacity"]].fillna(0).to_numpy()}
     consent = _feedback(con, night).set_index("case_id")["consent_to_charity"]
+    referred = {c for (c,) in con.execute("SELECT DISTINCT case_id FROM meta.referral_log "
+                                          "WHERE night < CAST(? AS DATE)", [night]).fetchall()}
     members = con.execute("SELECT * FROM intermediate.int_outreach_members WHERE household_id IN "
                           "(SELECT household_id FROM intermediate.int_outreach_referral_options)").df()
     contacts = members[members["is_contact"]].set_index("household_id")
@@ -199,6 +201,8 @@ def _with_referrals(con, night: str, policy_id: str, items: pd.DataFrame):
         if pick is None:
             continue
         cid = case_id(policy_id, household, f"referral:{pick['program_id']}")
+        if cid in referred:
+            continue  # referred on an earlier night: sent once, and its place already counted
         patient = people.loc[pick["person_id"]]
         label = f"{patient['person_name']}（{patient['birth_year']}年生，{patient['masked_id']}）"
         if consent_given(consent.get(cid)):

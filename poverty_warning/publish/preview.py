@@ -30,7 +30,7 @@ def fullest_workbook(outbox: Path) -> tuple[Path, str]:
     return best[1], best[2]
 
 
-def render_page(book: Path, sheet_title: str, out: Path, dpi: int = 80) -> Path:
+def render_page(book: Path, sheet_title: str, out: Path, dpi: int = 110) -> Path:
     for tool in ("soffice", "pdftoppm", "pdftotext"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not found: apt-get install -y libreoffice-calc poppler-utils")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -23,6 +24,7 @@ from poverty_warning.contract.workbook import (CASE_ID_HEADER, FEEDBACK_HEADERS,
                                                PROPERTY_NIGHT, PROPERTY_SUBDISTRICT, TITLE_ROWS)
 
 TEXT, INT, AMOUNT, RATIO, DATE, SCORE = "text", "int", "amount", "ratio", "date", "score"
+CJK_AT_9PT = 0.85  # a 9-point character, in column-width units per unit _width counts
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,8 @@ OVERDUE_ZH = "逾期升级"
 HEAD = [Col("list_rank", "序号", INT, 4.5), Col("case_id", CASE_ID_HEADER, width=16), Col("action_zh_state", "案件状态", width=7, wrap=True),
         Col("priority", "优先级", width=5.5), Col("due_date", "反馈截止日期", DATE, 9.5, wrap=True),
         Col("household_id", "家庭编号", width=17, in_workbook=False),
-        Col("contact_label", "联系人", width=13, wrap=True), Col("phone", "联系电话", width=11),
-        Col("community_address", "社区及地址", width=16, wrap=True), Col("members", "涉及成员", width=15, wrap=True),
+        Col("contact_label", "联系人", width=17, wrap=True), Col("phone", "联系电话", width=11),
+        Col("community_address", "社区及地址", width=16, wrap=True), Col("members", "涉及成员", width=17, wrap=True),
         Col("categories_zh", "救助身份", width=8, wrap=True)]
 BURDEN = [Col("burden_amount", "医疗负担（元）", AMOUNT, 10.5, wrap=True),
           Col("income_amount", "家庭年收入（元）", AMOUNT, 10.5, wrap=True),
@@ -54,6 +56,9 @@ TAIL = [Col("reason_zh", "原因", width=24, wrap=True), Col("action_zh", "建�
 FEEDBACK = [Col(f"feedback_{i}", h, DATE if field == "updated_at" else TEXT,
                 {"status": 8.5, "updated_at": 9.5, "consent_to_charity": 7, "note": 10}[field], wrap=True)
             for i, (h, field) in enumerate(FEEDBACK_HEADERS.items())]
+# A new list (e.g. 疑似低保未覆盖 from the policy work's `fct_suspected_dibao_uncovered`, once on main) is one
+# more `union all` branch in int_outreach_flags.sql with its list_kind, and one entry in LIST_TITLES
+# (contract/vocabulary.py), LIST_COLUMNS and LIST_MEANING: sheet, CSV, payload and feedback follow.
 LIST_COLUMNS = {  # list kind -> its columns
     "enrollment_gap": HEAD + TAIL + FEEDBACK,
     "candidate": HEAD + BURDEN + TAIL + FEEDBACK,
@@ -206,7 +211,7 @@ def _list_sheet(book, fmt, title: str, kind: str, frame: pd.DataFrame, area: str
         sheet.set_column(c, c, col.width)
     for r, row in enumerate(frame.itertuples(index=False), start=header_row + 1):
         # Row heights are set, not left to the viewer: wrapped text shows in full in Excel, LibreOffice and print.
-        lines = max([1] + [-(-_width(v) // max(1, int(col.width) - 1)) for col, v in zip(cols, row)
+        lines = max([1] + [math.ceil(_width(v) * CJK_AT_9PT / (col.width - 1)) for col, v in zip(cols, row)
                            if col.wrap and isinstance(v, str) and v])
         sheet.set_row(r, 12 * lines + 3)
         for c, (col, value) in enumerate(zip(cols, row)):

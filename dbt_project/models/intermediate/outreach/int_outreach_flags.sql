@@ -2,6 +2,8 @@
 -- for household-level flags), with its severity (1 低, 2 中, 3 高), amounts, reason and suggested action.
 -- Severity: a household meeting an assistance rule now (支出型贫困) is 高; a missing subsidy or unpaid
 -- assistance is 中 (money already due); warnings take their level's rank among the policy's levels.
+-- A new list (e.g. 疑似低保未覆盖 from fct_suspected_dibao_uncovered) is one more union-all branch here
+-- with its list_kind; see poverty_warning/publish/workbook.py for the sheet.
 with warning_ranks as (
     select
         warning_level,
