@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test benchmark clean browser lock airflow airflow-smoke test-install spark-check policy-mutations
+.PHONY: install demo test benchmark clean browser lock airflow airflow-smoke test-install spark-check policy-mutations \
+	workbook-preview
 
 install: $(STAMP)
 
@@ -48,6 +49,10 @@ test-install: $(STAMP)
 # Every pack figure changed one at a time against the hand-worked cases (not part of `make test`).
 policy-mutations: $(STAMP)
 	$(BIN)/python -m tests.policy_mutations
+# A picture of one workbook page as a worker prints it (after `make demo`): LibreOffice headless → PDF → PNG.
+# Needs Debian's libreoffice-calc and poppler-utils (apt-get install -y libreoffice-calc poppler-utils).
+workbook-preview: $(STAMP)
+	$(BIN)/python -m poverty_warning.publish.preview data/outbox docs/workbook-preview.png
 
 benchmark: $(STAMP)
 	$(BIN)/poverty-warning benchmark

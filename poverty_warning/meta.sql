@@ -34,7 +34,9 @@ CREATE TABLE IF NOT EXISTS meta.releases (
 -- publish: one row per case and night, and the referrals sent
 CREATE TABLE IF NOT EXISTS meta.case_log (
     night DATE, case_id VARCHAR, policy_id VARCHAR, household_id VARCHAR, subdistrict_code VARCHAR,
-    list_kind VARCHAR, reason_key VARCHAR, level INTEGER, action VARCHAR, status VARCHAR);
+    list_kind VARCHAR, reason_key VARCHAR, level INTEGER, action VARCHAR, status VARCHAR, due_date DATE);
+-- case logs written before due dates existed gain the column
+ALTER TABLE meta.case_log ADD COLUMN IF NOT EXISTS due_date DATE;
 CREATE TABLE IF NOT EXISTS meta.referral_log (
     night DATE, case_id VARCHAR, program_id VARCHAR, household_id VARCHAR, consented BOOLEAN);
 

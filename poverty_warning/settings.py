@@ -8,9 +8,10 @@ sit beside the package in a checkout and ship inside it as `poverty_warning/_pro
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -51,9 +52,12 @@ class Settings(BaseSettings):
 class OutreachSettings(BaseModel):
     """defaults/outreach.yaml: the bureau's outreach choices (not policy figures)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     cooldown_days: int = Field(ge=1)
     unpaid_min_amount: float = Field(ge=0)
     referral_ratio_after_assistance: float = Field(gt=0)
+    due_days: dict[Literal["高", "中", "低"], int]  # days a worker has to act on a case, by priority
 
 
 def _one_line(error: ValidationError, prefix: str) -> str:
@@ -71,6 +75,7 @@ def get() -> Settings:
 
 
 def outreach(path: Path = DEFAULTS_DIR / "outreach.yaml") -> dict:
+    """The bureau's outreach settings: cool-down, due days, thresholds of the lists."""
     try:
         return OutreachSettings(**yaml.safe_load(path.read_text(encoding="utf-8"))).model_dump()
     except ValidationError as exc:

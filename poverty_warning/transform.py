@@ -7,6 +7,7 @@ import logging
 from poverty_warning.policy import tables as policy_tables
 from poverty_warning.warehouse import connect
 from poverty_warning.workspace import Workspace
+from poverty_warning import settings
 from poverty_warning.settings import DBT_PROJECT_DIR
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,13 @@ def write_policy_tables(ws: Workspace) -> None:
         con.close()
 
 
+def outreach_vars() -> dict:
+    """The bureau's outreach settings the dbt outreach models read (poverty_warning/defaults/outreach.yaml)."""
+    cfg = settings.outreach()
+    return {"outreach_unpaid_min_amount": cfg["unpaid_min_amount"],
+            "outreach_referral_ratio_after_assistance": cfg["referral_ratio_after_assistance"]}
+
+
 def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str | None = None,
             target: str = "duckdb") -> None:
     """`dbt build` (or another command) with the night's vars; raises TransformError naming what failed."""
@@ -33,7 +41,8 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
     # The warehouse path reaches profiles.yml as a var: the process environment is left alone.
     args = [command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
             "--target-path", str(ws.dbt_target), "--log-path", str(ws.dbt_logs),
-            "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id, "duckdb_path": str(ws.duckdb_path)}),
+            "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id, "duckdb_path": str(ws.duckdb_path),
+                                  **outreach_vars()}),
             "--target", target, "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats"]
     if select:
         args += ["--select", select]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from poverty_warning.contract.vocabulary import CATEGORIES, CATEGORY_NAMES_ZH, FEED_AGENCY_ZH, FEED_ZH  # noqa: F401
+from poverty_warning.contract.vocabulary import (  # noqa: F401 (part of the contract)
+    CATEGORIES, CATEGORY_NAMES_ZH, FEED_AGENCY_ZH, FEED_ZH, FEEDBACK_STATUS_ZH, FEEDBACK_STATUSES)
 
 # Column types understood by the row checker.
 ID = "resident_id"  # 18-char GB 11643 resident ID
@@ -25,7 +26,6 @@ SOURCES = ("civil_affairs", "rural_revitalization", "trade_union", "disability_f
 SCHEMES = ("employee", "resident")
 SUBSIDIES = ("full", "fixed", "none")
 VISIT_TYPES = ("outpatient", "emergency", "inpatient", "special_outpatient")
-FEEDBACK_STATUSES = ("contacted", "applied", "approved", "rejected", "declined", "unreachable")
 PARAMETER_NAMES = ("city_per_capita_disposable_income", "dibao_monthly", "min_wage_monthly",
                    "basic_insurance_annual_cap")
 
@@ -40,6 +40,7 @@ class Column:
     required: bool = False
     enum: tuple[str, ...] = ()
     default: str | None = None  # applied when the cell is empty
+    aliases: tuple[tuple[str, str], ...] = ()  # other accepted spellings of enum values: (spelling, code)
     signed: bool = False  # amounts that may be negative (reversal rows)
 
 
@@ -82,6 +83,7 @@ FEEDS: dict[str, Feed] = {f.name: f for f in (
         _c("birth_date", DATE), _c("household_id", TEXT, True),
         _c("relation", ENUM, enum=RELATIONS), _c("district_code", TEXT),
         _c("subdistrict_code", TEXT, True), _c("subdistrict_name", TEXT), _c("phone", TEXT),
+        _c("community_name", TEXT), _c("address", TEXT),
     ), required_feed=True, key=("person_id",)),
     Feed("household_income", (
         _c("household_id", TEXT, True), _c("assessed_on", DATE, True),
@@ -127,8 +129,13 @@ FEEDS: dict[str, Feed] = {f.name: f for f in (
         _c("balance", AMOUNT, True), _c("as_of", DATE),
     ), key=("year",)),
     Feed("outreach_feedback", (
-        _c("case_id", TEXT, True), _c("status", ENUM, True, enum=FEEDBACK_STATUSES),
+        _c("case_id", TEXT, True),
+        _c("status", ENUM, True, enum=FEEDBACK_STATUSES,
+           aliases=tuple((zh, code) for code, zh in FEEDBACK_STATUS_ZH.items())),
         _c("updated_at", DATE, True), _c("consent_to_charity", BOOL), _c("note", TEXT),
+        # Not in the contract's CSV: a returned workbook says whose it is, and a case of another
+        # sub-district is not applied.
+        _c("subdistrict_code", TEXT),
     )),
 )}
 

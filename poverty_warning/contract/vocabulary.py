@@ -74,3 +74,9 @@ EXCLUSION_ZH = {  # why a claim is not counted in a rule's burden (fct_trail_cla
 PARAMETER_ZH = {"city_per_capita_disposable_income": "全市居民人均可支配收入", "dibao_monthly": "低保标准（月）",
                 "min_wage_monthly": "最低工资标准（月）", "basic_insurance_annual_cap": "基本医保年度封顶线",
                 "mutual_aid_local_inpatient_deductible": "本市住院起付标准"}
+FEEDBACK_STATUS_ZH = {  # worker feedback status -> what the workbook's dropdown shows
+    "contacted": "已联系", "applied": "已申请", "approved": "已获救助", "rejected": "未获批",
+    "declined": "本人拒绝", "unreachable": "联系不上",
+}
+FEEDBACK_STATUSES = tuple(FEEDBACK_STATUS_ZH)
+CLOSING_STATUSES = ("approved",)  # feedback that takes a case off the lists

@@ -1,4 +1,5 @@
-"""Finding and reading feed files: CSV (UTF-8, UTF-8 with BOM, GBK) or Parquet.
+"""Finding and reading feed files: CSV (UTF-8, UTF-8 with BOM, GBK) or Parquet, and for worker
+feedback also the sub-district's own returned outreach workbook (`.xlsx`).
 
 A file is read into a table of strings, exactly as delivered, so that every
 row can be checked and, if bad, quarantined with its original text.
@@ -39,6 +40,10 @@ class FeedFile:
         return h.hexdigest()
 
 
+def feed_suffixes(feed: str) -> tuple[str, ...]:
+    return (".csv", ".parquet", ".txt") + ((".xlsx",) if feed == "outreach_feedback" else ())
+
+
 def discover(feeds_dir: Path, until: str | None = None) -> list[FeedFile]:
     """Every feed file below `feeds_dir`, dated deliveries after `until` left out."""
     if not feeds_dir.is_dir():
@@ -53,7 +58,7 @@ def discover(feeds_dir: Path, until: str | None = None) -> list[FeedFile]:
         for path in sorted(folder.rglob("*")):
             if not path.is_file() or path.name.startswith((".", "_")):
                 continue
-            if path.suffix.lower() not in (".csv", ".parquet", ".txt"):
+            if path.suffix.lower() not in feed_suffixes(feed.name):
                 continue
             dated = next((p for p in path.relative_to(folder).parts[:-1] if DATED_FOLDER.match(p)), None)
             if until and dated and dated > until:
@@ -96,6 +101,10 @@ def read(ff: FeedFile) -> RawTable:
                 if "magic bytes" in str(exc) or "Parquet" in str(exc):
                     raise FeedFileError(f"{ff.rel}: unreadable file: not a valid Parquet file") from None
                 raise
+        if ff.path.suffix.lower() == ".xlsx":
+            from poverty_warning.ingest.returned_workbook import read_feedback
+
+            return _from_rows(ff, *read_feedback(ff.path, ff.rel, ff.delivery_date))
         return _read_csv(ff)
     except FeedFileError:
         raise
@@ -128,6 +137,12 @@ def _read_csv(ff: FeedFile) -> RawTable:
     frame = pd.DataFrame(good, columns=header + ["_row_number"]) if good else pd.DataFrame(
         columns=header + ["_row_number"])
     return RawTable(header, frame, malformed)
+
+
+def _from_rows(ff: FeedFile, header: list[str], rows: list[list[str]]) -> RawTable:
+    _check_header(ff, header)
+    frame = pd.DataFrame([r + [i] for i, r in enumerate(rows, start=1)], columns=header + ["_row_number"])
+    return RawTable(header, frame, [])
 
 
 def _read_parquet(ff: FeedFile) -> RawTable:

@@ -156,7 +156,18 @@ def _reference(con, feed: str, frame: pd.DataFrame) -> Reference:
         ref.reversed_claims = {r[0] for r in con.execute(
             "SELECT k.reversal_of FROM meta.claim_keys k JOIN wanted_claims w ON w.claim_id = k.reversal_of").fetchall()}
         con.unregister("wanted_claims")
+    if feed == "outreach_feedback":
+        ref.cases = _sent_cases(con)
     return ref
+
+
+def _sent_cases(con) -> dict[str, str] | None:
+    """Every case ever put on a list, with its sub-district; None before the first list was published."""
+    known = con.execute("SELECT count(*) FROM information_schema.tables "
+                        "WHERE table_schema = 'meta' AND table_name = 'case_log'").fetchall()[0][0]
+    if not known:
+        return None
+    return dict(con.execute("SELECT case_id, any_value(subdistrict_code) FROM meta.case_log GROUP BY case_id").fetchall())
 
 
 def _index_keys(con, feed: str, loaded: pd.DataFrame) -> None:

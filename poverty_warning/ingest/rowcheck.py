@@ -32,6 +32,8 @@ class Reference:
     person_ids: set[str] = field(default_factory=set)
     claim_amounts: dict[str, tuple[int, ...]] = field(default_factory=dict)  # claim_id -> cents
     reversed_claims: set[str] = field(default_factory=set)
+    # case_id -> sub-district of every case sent so far; None where no list was ever published (`assess`)
+    cases: dict[str, str] | None = None
 
 
 @dataclass
@@ -132,8 +134,10 @@ def check(feed_name: str, frame: pd.DataFrame, ref: Reference) -> Checked:
             reasons.add(present & parsed.isna(), f"{col.name} 不是布尔值（true/false、1/0、是/否）", f"boolean:{col.name}")
             out[col.name] = pd.Series([v if p else None for v, p in zip(parsed, present)], dtype=object)
         elif col.type == ENUM:
+            if col.aliases:  # e.g. a status written in Chinese: stored as its code
+                raw = raw.replace(dict(col.aliases))
             ok = raw.isin(col.enum)
-            label = "/".join(col.enum)
+            label = "/".join(col.enum) + ("，或" + "/".join(a for a, _ in col.aliases) if col.aliases else "")
             reasons.add(present & ~ok, raw.map(lambda v, c=col.name, lab=label: f"{c} 取值“{v}”不在允许范围（{lab}）"),
                         f"enum:{col.name}")
             out[col.name] = _text(raw, present & ok)
@@ -229,6 +233,21 @@ class _FEED_CHECKS:
                     already.add(target)
 
 
+    @staticmethod
+    def outreach_feedback(out, reasons, ref) -> None:
+        """Feedback applies to a case that was sent, and only from the sub-district it was sent to."""
+        if ref.cases is None:
+            return
+        cid = out["case_id"]
+        reasons.add((cid.notna() & ~cid.isin(ref.cases.keys())).to_numpy(),
+                    cid.map(lambda c: f"案件编号 {c} 不存在（不是外展名单发出的案件）"), "known_case")
+        home = cid.map(ref.cases)
+        sender = out["subdistrict_code"]
+        foreign = (sender.notna() & home.notna() & (sender != home)).to_numpy()
+        reasons.add(foreign, pd.Series([f"案件 {c} 属于街道 {h}，不能由街道 {s} 的名单反馈" for c, h, s in
+                                        zip(cid, home, sender)]), "own_subdistrict")
+
+
 def _known_person(out: pd.DataFrame, reasons: _Reasons, ref: Reference) -> None:
     pid = out["person_id"]
     reasons.add((pid.notna() & ~pid.isin(ref.person_ids)).to_numpy(), "person_id 不在人员信息（persons）中", "known_person")
@@ -252,6 +271,8 @@ _FEED_CHECKS_ZH = {
         "reversal_known": "冲销记录对应的原结算存在", "reversal_once": "原结算只被冲销一次",
         "reversal_amounts": "冲销金额与原结算相反",
     },
+    "outreach_feedback": {"known_case": "案件编号是外展名单发出的案件",
+                          "own_subdistrict": "反馈来自案件所属街道的名单"},
 }
 
 

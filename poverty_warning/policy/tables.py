@@ -8,7 +8,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from poverty_warning.contract import CATEGORY_NAMES_ZH
+from poverty_warning.contract.vocabulary import BENEFIT_ZH, CATEGORY_NAMES_ZH, RULE_ZH
 from poverty_warning.policy.parameters import all_defaults
 from poverty_warning.policy import Policy, available, load_policy
 from poverty_warning.policy.hardship import load_measures
@@ -112,6 +112,8 @@ def flatten(policies: list[Policy]) -> dict[str, pd.DataFrame]:
             t["warning_levels"].append(dict(policy_id=pid, level=w.level, ratio=w.ratio,
                                             label_zh=w.label_zh, clause=w.clause))
     t["category_names"] = [dict(category=c, name_zh=n) for c, n in CATEGORY_NAMES_ZH.items()]
+    t["rule_names"] = [dict(rule=r, name_zh=n) for r, n in RULE_ZH.items()]
+    t["benefit_names"] = [dict(benefit=b, name_zh=n) for b, n in BENEFIT_ZH.items()]
     columns = {
         "rule_visit_types": ["policy_id", "rule", "visit_type"],
         "rule_member_categories": ["policy_id", "rule", "category"],

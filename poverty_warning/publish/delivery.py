@@ -1,8 +1,9 @@
 """Lists in the outbox and their delivery: exactly once per list version.
 
 Publishing writes, per sub-district and night, `outbox/<subdistrict>/<night>/`
-with one XLSX workbook (Chinese sheet names and headers), one CSV per sheet
-and a manifest (row counts, sha256, version). Each charity programme with
+with one XLSX workbook (`publish/workbook.py`: instructions, one sheet per list,
+feedback columns the worker fills in and sends back), one CSV per list (formula
+prefixes neutralised) and a manifest (row counts, sha256, version). Each charity programme with
 consented referrals gets `outbox/charity/<program>/<night>/`. Folders are
 built under a temporary name and renamed into place.
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import io
 import json
 import logging
 import shutil
@@ -33,52 +33,32 @@ from tenacity import RetryError, Retrying, stop_after_attempt, wait_exponential
 
 from poverty_warning import settings
 from poverty_warning.contract.vocabulary import LIST_TITLES
+from poverty_warning import settings
+from poverty_warning.publish import workbook
 from poverty_warning.warehouse import create_tables, record_audit
 
 log = logging.getLogger(__name__)
 
-COLUMNS = [  # (item column, Chinese header)
-    ("case_id", "案件编号"), ("action_taken", "案件状态"), ("priority", "优先级"), ("household_id", "家庭编号"),
-    ("person_name", "姓名"), ("masked_id", "身份证号（脱敏）"), ("age", "年龄"), ("category_zh", "救助身份"),
-    ("burden", "医疗负担（元）"), ("income", "家庭年收入（元）"), ("ratio", "负担比例"),
-    ("expected", "应得救助（元）"), ("paid", "已付救助（元）"), ("risk_score", "风险评分"), ("risk_band", "风险等级"),
-    ("reason", "原因"), ("action", "建议措施"),
-]
-ACTION_ZH = {"new": "新增", "escalated": "升级", "reminder": "再次提醒"}
 REFERRAL_COLUMNS = [
-    ("case_id", "案件编号"), ("household_id", "家庭编号"), ("person_name", "姓名"), ("masked_id", "身份证号（脱敏）"),
-    ("age", "年龄"), ("diagnoses", "诊断（ICD-10）"), ("burden_12_months", "近12个月个人负担（元）"),
-    ("suggested_amount", "项目最高资助（元）"),
+    ("case_id", "案件编号"), ("household_id", "家庭编号"), ("person_name", "姓名"), ("birth_year", "出生年份"),
+    ("masked_id", "身份证号（脱敏）"), ("age", "年龄"), ("diagnoses", "诊断（ICD-10）"),
+    ("burden_12_months", "近12个月个人负担（元）"), ("suggested_amount", "项目最高资助（元）"),
 ]
 
 
-def _sheet(items: pd.DataFrame) -> pd.DataFrame:
-    frame = items.sort_values(["level", "case_id"], ascending=[False, True]).copy()
-    frame["action_taken"] = frame["action_taken"].map(ACTION_ZH)
-    frame["ratio"] = frame["ratio"].map(lambda r: "" if pd.isna(r) else f"{float(r):.2%}")
-    for col in ("burden", "income", "expected", "paid"):
-        frame[col] = frame[col].map(lambda v: "" if pd.isna(v) else round(float(v), 2))
-    frame["risk_score"] = frame.get("risk_score", pd.Series(index=frame.index, dtype=float)).map(
-        lambda v: "" if pd.isna(v) else round(float(v), 3))
-    frame["risk_band"] = frame.get("risk_band", pd.Series(index=frame.index, dtype=object)).fillna("")
-    frame["age"] = frame["age"].map(lambda v: "" if pd.isna(v) else int(v))
-    out = frame[[c for c, _ in COLUMNS]].copy()
-    out.columns = [h for _, h in COLUMNS]
-    return out.fillna("")
+def _csv(frame: pd.DataFrame) -> bytes:
+    """A list as CSV (UTF-8 with BOM, for Excel), formula prefixes neutralised."""
+    safe = frame.map(workbook.neutralise_csv_cell)
+    return safe.to_csv(index=False).encode("utf-8-sig")
 
 
-def _xlsx(sheets: dict[str, pd.DataFrame]) -> bytes:
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
-        for name, frame in sheets.items():
-            frame.to_excel(writer, sheet_name=name, index=False)
-            sheet = writer.sheets[name]
-            sheet.freeze_panes(1, 0)
-            for i, col in enumerate(frame.columns):
-                width = 40 if col in ("原因", "建议措施") else max(10, len(col) * 2 + 2)
-                sheet.set_column(i, i, width)
-        writer.book.set_properties({"title": "外展名单", "created": dt.datetime(2000, 1, 1)})
-    return buffer.getvalue()
+def _payload(frame: pd.DataFrame) -> list[dict]:
+    """A list as JSON records: dates as YYYY-MM-DD, blanks as empty strings."""
+    def value(v):
+        if v is None or (isinstance(v, float) and pd.isna(v)):
+            return ""
+        return v.isoformat() if isinstance(v, dt.date) else v
+    return [{k: value(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _sha(data: bytes) -> str:
@@ -102,21 +82,24 @@ def _write_folder(target: Path, files: dict[str, bytes], manifest: dict) -> None
         tmp.rename(target)
 
 
-def write_outbox(outbox: Path, night: str, items: pd.DataFrame, referrals: pd.DataFrame) -> list[Path]:
+def write_outbox(outbox: Path, night: str, items: pd.DataFrame, referrals: pd.DataFrame,
+                 cfg: dict | None = None) -> list[Path]:
     """One folder per sub-district with cases to send tonight, one per charity with consented referrals."""
+    cfg = cfg or settings.outreach()
     written = []
     sent = items[items["sent"]] if len(items) else items
     for code, group in (sent.groupby("subdistrict_code") if len(sent) else []):
-        sheets = {title: _sheet(group[group["list_kind"] == kind]) for kind, title in LIST_TITLES.items()}
-        files = {f"外展名单_{code}_{night}.xlsx": _xlsx(sheets)}
+        name = str(group["subdistrict_name"].dropna().iloc[0]) if group["subdistrict_name"].notna().any() else ""
+        sheets = {title: workbook.display_frame(group[group["list_kind"] == kind], kind)
+                  for kind, title in LIST_TITLES.items()}
+        files = {f"外展名单_{code}_{night}.xlsx": workbook.render(sheets, code, name, night, cfg)}
         for title, frame in sheets.items():
-            files[f"{title}.csv"] = frame.to_csv(index=False).encode("utf-8-sig")
+            files[f"{title}.csv"] = _csv(frame)
         manifest = {
-            "recipient": code, "subdistrict_name": str(group["subdistrict_name"].dropna().iloc[0]) if
-            group["subdistrict_name"].notna().any() else "", "night": night,
+            "recipient": code, "subdistrict_name": name, "night": night,
             "rows": {title: len(frame) for title, frame in sheets.items()},
             "files": {name: {"sha256": _sha(data), "bytes": len(data)} for name, data in sorted(files.items())},
-            "payload": {title: frame.to_dict("records") for title, frame in sheets.items()},
+            "payload": {title: _payload(frame) for title, frame in sheets.items()},
         }
         manifest["version"] = _sha(json.dumps(manifest["payload"], ensure_ascii=False, sort_keys=True).encode())[:16]
         target = outbox / code / night
@@ -125,8 +108,8 @@ def write_outbox(outbox: Path, night: str, items: pd.DataFrame, referrals: pd.Da
     for program, group in (referrals.groupby("program_id") if len(referrals) else []):
         frame = group[[c for c, _ in REFERRAL_COLUMNS]].copy()
         frame.columns = [h for _, h in REFERRAL_COLUMNS]
-        data = frame.to_csv(index=False).encode("utf-8-sig")
-        payload = {"转介": frame.fillna("").to_dict("records")}
+        data = _csv(frame)
+        payload = {"转介": _payload(frame)}
         manifest = {"recipient": f"charity:{program}", "program_name": str(group["program_name"].iloc[0]),
                     "night": night, "rows": {"转介": len(frame)},
                     "files": {"referrals.csv": {"sha256": _sha(data), "bytes": len(data)}}, "payload": payload}

@@ -14,6 +14,31 @@ from poverty_warning.quality.report import PLOTLY_ASSET, ensure_plotly_asset
 
 ACTION_ZH = {"new": "新增", "escalated": "升级", "reminder": "再次提醒", "suppressed": "持续跟进（今晚不重发）",
              "closed": "已结案"}
+PROGRESS_HEADERS = ("街道", "今晚下发", "待反馈（未到期）", "逾期升级", "已结案", "慈善转介")
+
+
+def progress_by_subdistrict(night: str, items: pd.DataFrame, referrals: pd.DataFrame) -> pd.DataFrame:
+    """Per sub-district: cases sent tonight, cases awaiting feedback before their due date, cases that
+    came back overdue, cases closed, and referrals sent to a charity — who is behind."""
+    night_day = pd.Timestamp(night).date()
+    due = items["due_date"].map(lambda d: d is not None and not pd.isna(d) and d >= night_day)
+    frame = pd.DataFrame({
+        "code": items["subdistrict_code"], "街道": items["subdistrict_name"].fillna(items["subdistrict_code"]),
+        "今晚下发": items["sent"].astype(int),
+        "待反馈（未到期）": (items["awaiting_feedback"] & due).astype(int),
+        "逾期升级": items["overdue"].astype(int),
+        "已结案": (items["action_taken"] == "closed").astype(int)})
+    table = frame.groupby(["code", "街道"], as_index=False).sum()
+    referred = referrals.groupby("subdistrict_code").size() if len(referrals) else pd.Series(dtype=int)
+    table["慈善转介"] = table["code"].map(referred).fillna(0).astype(int)
+    return table.sort_values(["逾期升级", "code"], ascending=[False, True])[list(PROGRESS_HEADERS)]
+
+
+def _table_html(table: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in table.itertuples(index=False))
+    return f"<table id='progress'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _fig(fig: go.Figure, div_id: str, first: bool) -> str:
@@ -50,13 +75,14 @@ def build(path: Path, night: str, policy_id: str, items: pd.DataFrame, referrals
                      f"持续跟进 {int((items['action_taken'] == 'suppressed').sum())} 条，"
                      f"已结案 {int((items['action_taken'] == 'closed').sum())} 条，"
                      f"慈善转介 {len(referrals)} 户。</p>")
+        parts.append("<h2>各街道进度</h2>" + _table_html(progress_by_subdistrict(night, items, referrals)))
         by_area = sent.groupby(["街道", "名单"]).size().reset_index(name="条数")
         first = True
         if len(by_area):
             parts.append(_fig(px.bar(by_area, x="街道", y="条数", color="名单", title="各街道今晚名单条数"),
                               "by-subdistrict", first))
             first = False
-        ratios = items[items["list_kind"].isin(["warning", "candidate"])].drop_duplicates("household_id")["ratio"]
+        ratios = items[items["list_kind"].isin(["warning", "candidate"])].drop_duplicates("household_id")["burden_ratio"]
         ratios = pd.to_numeric(ratios, errors="coerce").dropna()
         if len(ratios):
             parts.append(_fig(px.histogram(x=ratios.clip(upper=2.0), nbins=40, title="家庭医疗负担比例分布",
@@ -74,7 +100,8 @@ def build(path: Path, night: str, policy_id: str, items: pd.DataFrame, referrals
     parts.append(hardship_table(hardship))
     page = ("<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>"
             f"<title>外展名单汇总 {html.escape(night)}</title><style>body{{font-family:sans-serif;margin:24px;"
-            "max-width:1200px}</style></head><body>" + "".join(parts) + "</body></html>")
+            "max-width:1200px}table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:4px 10px}"
+            "td{text-align:right}td:first-child{text-align:left}</style></head><body>" + "".join(parts) + "</body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)
     ensure_plotly_asset(path.parent.parent)
     tmp = path.with_suffix(".html.tmp")

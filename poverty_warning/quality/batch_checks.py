@@ -162,7 +162,7 @@ def judge(con: duckdb.DuckDBPyConnection, night: str, expect_daily_claims: bool 
         rate = quarantined / received if received else 0.0
         figures[f"quarantine_rate_{feed}"] = round(rate, 4)
         limit = float(cfg["quarantine"]["critical_above_rate"])
-        if rate > limit:
+        if rate > limit and feed not in cfg["quarantine"]["never_hold"]:
             findings.append(Finding(
                 "quarantine", "critical",
                 f"{FEED_ZH[feed]}数据隔离率{rate:.1%}（{quarantined}/{received}行），超过{limit:.0%}的上限", feed=feed,

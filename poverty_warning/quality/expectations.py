@@ -28,7 +28,7 @@ from poverty_warning.workspace import Workspace
 from poverty_warning.settings import SUITES_DIR, VENDOR_DIR
 
 SUITE_DIR = SUITES_DIR
-PERSONAL_COLUMNS = {"persons": ("name", "phone")}  # never leave landing in a quality batch
+PERSONAL_COLUMNS = {"persons": ("name", "phone", "address"), "outreach_feedback": ("note",)}  # never leave landing in a quality batch
 
 
 def batch_projection(feed: str, frame: pd.DataFrame, failed: dict) -> pd.DataFrame:

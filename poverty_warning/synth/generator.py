@@ -144,6 +144,9 @@ class CityGenerator:
         self.rng = np.random.default_rng(seed)
         self.faker = Faker("zh_CN")
         self.faker.seed_instance(seed)
+        # Addresses from their own generator, so that adding them left names and IDs as they were.
+        self.address_faker = Faker("zh_CN")
+        self.address_faker.seed_instance(seed + 1)
         self.policy = load_policy(city.policy_id)
         self.params = city_defaults(city.key)
         self.years = list(range(start.year, end.year + 1))
@@ -166,6 +169,10 @@ class CityGenerator:
         for h, size in enumerate(sizes):
             d_code, s_code, s_name = subdistricts[int(rng.integers(len(subdistricts)))]
             household_id = f"H{s_code}{h + 1:06d}"
+            community = f"{self.address_faker.street_name()}居委会"
+            af = self.address_faker
+            address = (f"{s_name}{af.street_name()}{af.random_int(1, 999)}弄{af.random_int(1, 40)}号"
+                       f"{af.random_int(1, 18)}0{af.random_int(1, 4)}室")
             head_age = int(np.clip(rng.normal(60 if size == 1 else 48, 15), 20, 95))
             members = [("head", head_age, str(rng.choice(["M", "F"])))]
             if size >= 2:
@@ -189,6 +196,7 @@ class CityGenerator:
                     "birth_date": birth.isoformat(), "household_id": household_id,
                     "relation": relation, "district_code": d_code, "subdistrict_code": s_code,
                     "subdistrict_name": s_name, "phone": self.faker.phone_number(),
+                    "community_name": community, "address": address,
                 })
         df = pd.DataFrame(rows).drop_duplicates("person_id").reset_index(drop=True)
         df["age"] = ((pd.Timestamp(self.start) - pd.to_datetime(df["birth_date"])).dt.days // 365.25).astype(int)

@@ -4,6 +4,7 @@ select
     cast(updated_at as date) as updated_at,
     consent_to_charity,
     note,
+    subdistrict_code as returned_by_subdistrict,
     _file as source_file,
     _row_number as source_row
 from {{ source('raw', 'outreach_feedback') }}

@@ -12,5 +12,7 @@ select
     coalesce(district_code, substring(person_id, 1, 6)) as district_code,
     subdistrict_code,
     subdistrict_name,
-    phone
+    phone,
+    community_name,
+    address
 from latest

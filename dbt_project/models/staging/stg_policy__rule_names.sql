@@ -1,0 +1,1 @@
+select rule, name_zh as rule_name_zh from {{ source('policy', 'rule_names') }}
