@@ -13,9 +13,9 @@ from pathlib import Path
 import yaml
 
 from poverty_warning.policy import OpenChoice, Policy, available, load_policy
-from poverty_warning.settings import DBT_PROJECT_DIR, PROJECT_DIR
+from poverty_warning.settings import DBT_PROJECT_DIR, RESOURCES_DIR
 
-REPO = PROJECT_DIR
+REPO = RESOURCES_DIR
 DEFAULT_OUT = REPO / "docs" / "policy-coverage.md"
 CASE_FILES = {
     "shanghai-2022": "tests/test_policy_shanghai_2022.py",
