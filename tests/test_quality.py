@@ -67,6 +67,15 @@ CASES = [
     ("category_for_unknown_person", *_break("person_id", "360426199101010071", feed="assistance_categories"), 1),
     ("two_faults_one_row", *_break("visit_type", "急诊", row=3), 1),
     ("birth_after_delivery", *_break("birth_date", "2030-01-01", row=1, feed="persons"), 1),
+    ("subdistrict_code_escapes", *_break("subdistrict_code", "../../../escaped_outbox", row=1, feed="persons"), 1),
+    ("subdistrict_code_dot_dot", *_break("subdistrict_code", "..", row=1, feed="persons"), 1),
+    ("subdistrict_code_8_digits", *_break("subdistrict_code", "31011200", row=1, feed="persons"), 1),
+    ("subdistrict_in_another_district", *_break("subdistrict_code", "310113005", row=1, feed="persons"), 1),
+    ("district_code_not_digits", *_break("district_code", "31011A", row=1, feed="persons"), 1),
+    ("control_character_in_text", *_break("hospital_id", "H\x00\x1b01"), 1),
+    ("amount_beyond_decimal_18_2", *_break("total_cost", "9" * 30, row=4), 1),
+    ("amount_infinite", *_break("total_cost", "1e309", row=4), 1),
+    ("year_beyond_integer", *_break("year", "99999999999", feed="enrollment"), 1),
 ]
 
 
