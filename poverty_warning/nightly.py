@@ -126,7 +126,7 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
     finally:
         con.close()
     folders = delivery.write_outbox(ws.outbox, night, cases.items, cases.referrals)
-    summary = summary_page.build(ws.root / "reports" / night / "summary.html", night, policy_id,
+    summary = summary_page.build(ws.reports(night) / "summary.html", night, policy_id,
                                  cases.items, cases.referrals)
     sent = int(cases.items["sent"].sum()) if len(cases.items) else 0
     log.info("publish %s (%s): %s; %d list rows sent in %d folders", night, policy_id, counts, sent, len(folders))

@@ -22,3 +22,17 @@ SUITES_DIR = PROJECT_DIR / "expectations"
 MODELS_DIR = PROJECT_DIR / "models"
 DAGS_DIR = PROJECT_DIR / "dags"
 VENDOR_DIR = PROJECT_DIR / "vendor" / "node_modules"
+
+
+def _limit(name: str, default: int) -> int:
+    return int(os.environ.get(f"POVERTY_WARNING_{name}") or default)
+
+
+# Limits on one feed file, checked while it is read, so that a hostile or broken file ends in a
+# file-level error instead of exhausting memory. A contract row is a few hundred bytes and at most
+# 19 columns; reading holds a file's rows in memory (about 7 times the file's size), so the file
+# size limit keeps a night within a few GB. Environment variables of the same name override them.
+MAX_FEED_FILE_BYTES = _limit("MAX_FEED_FILE_BYTES", 512 * 1024 * 1024)
+MAX_LINE_BYTES = _limit("MAX_LINE_BYTES", 1024 * 1024)
+MAX_FIELD_CHARS = _limit("MAX_FIELD_CHARS", 64 * 1024)
+MAX_COLUMNS = _limit("MAX_COLUMNS", 256)

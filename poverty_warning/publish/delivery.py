@@ -33,6 +33,7 @@ import pandas as pd
 from tenacity import RetryError, Retrying, stop_after_attempt, wait_exponential
 
 from poverty_warning.contract.vocabulary import LIST_TITLES
+from poverty_warning.workspace import UnsafePath, under
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,11 @@ def write_outbox(outbox: Path, night: str, items: pd.DataFrame, referrals: pd.Da
     written = []
     sent = items[items["sent"]] if len(items) else items
     for code, group in (sent.groupby("subdistrict_code") if len(sent) else []):
+        try:  # codes are validated at landing; this is the last guard before writing
+            target = under(outbox, code, night)
+        except UnsafePath as exc:
+            log.error("outbox: one sub-district's lists not written: %s", exc)
+            continue
         sheets = {title: _sheet(group[group["list_kind"] == kind]) for kind, title in LIST_TITLES.items()}
         files = {f"外展名单_{code}_{night}.xlsx": _xlsx(sheets)}
         for title, frame in sheets.items():
@@ -121,10 +127,14 @@ def write_outbox(outbox: Path, night: str, items: pd.DataFrame, referrals: pd.Da
             "payload": {title: frame.to_dict("records") for title, frame in sheets.items()},
         }
         manifest["version"] = _sha(json.dumps(manifest["payload"], ensure_ascii=False, sort_keys=True).encode())[:16]
-        target = outbox / code / night
         _write_folder(target, files, manifest)
         written.append(target)
     for program, group in (referrals.groupby("program_id") if len(referrals) else []):
+        try:
+            target = under(outbox, "charity", program, night)
+        except UnsafePath as exc:
+            log.error("outbox: one charity programme's referrals not written: %s", exc)
+            continue
         frame = group[[c for c, _ in REFERRAL_COLUMNS]].copy()
         frame.columns = [h for _, h in REFERRAL_COLUMNS]
         data = frame.to_csv(index=False).encode("utf-8-sig")
@@ -133,7 +143,6 @@ def write_outbox(outbox: Path, night: str, items: pd.DataFrame, referrals: pd.Da
                     "night": night, "rows": {"转介": len(frame)},
                     "files": {"referrals.csv": {"sha256": _sha(data), "bytes": len(data)}}, "payload": payload}
         manifest["version"] = _sha(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode())[:16]
-        target = outbox / "charity" / program / night
         _write_folder(target, {"referrals.csv": data}, manifest)
         written.append(target)
     return written

@@ -132,7 +132,7 @@ def build(ws: Workspace, night: str, verdict: dict) -> Path:
     if not gx.empty:
         parts.append(_table(gx.rename(columns={"feed": "数据源", "evaluated": "规则数", "failed": "未通过"})))
     docs = ws.root / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    out_dir = ws.root / "reports" / night
+    out_dir = ws.reports(night)
     if docs.exists():
         rel = os.path.relpath(docs, out_dir)
         parts.append(f"<p><a href='{html.escape(rel)}'>打开 Data Docs 查看每条规则的结果</a></p>")
