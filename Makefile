@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test benchmark clean browser lock
+.PHONY: install demo test fuzz benchmark clean browser lock quality-docs
 
 install: $(STAMP)
 
@@ -34,6 +34,14 @@ demo: $(STAMP) $(VENDOR_STAMP)
 
 test: $(STAMP) $(VENDOR_STAMP) browser
 	$(BIN)/python -m pytest
+
+# The fuzzed landing tests with many more examples than the default run (minutes, not seconds).
+fuzz: $(STAMP)
+	FUZZ_PROFILE=long $(BIN)/python -m pytest tests/test_fuzz_landing.py --hypothesis-show-statistics
+
+# The expectation suites and the README's list of validated columns, regenerated from the contract.
+quality-docs: $(STAMP)
+	$(BIN)/python -c "from poverty_warning.quality import expectations as e; e.write_suites(); e.write_readme_validation()"
 
 benchmark: $(STAMP)
 	$(BIN)/poverty-warning benchmark

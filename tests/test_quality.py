@@ -170,3 +170,13 @@ def test_faults_in_a_synthetic_city_fail_the_right_expectations(faulty_city, tmp
     assert not re.search(r"\d{17}[\dX]", text)  # IDs masked in the report
     # ~2% of claims quarantined: over the 1% warning line, under the 5% that holds the lists
     assert verdict["may_publish"] and "隔离率" in text
+
+
+def test_the_readme_lists_what_is_validated_for_each_column():
+    from poverty_warning.quality.expectations import readme_with_validation
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert readme_with_validation(readme) == readme, "README out of date: run `make quality-docs`"
+    for feed in FEEDS.values():
+        for col in feed.columns:
+            assert f"| `{col.name}` |" in readme

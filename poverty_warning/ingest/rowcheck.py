@@ -314,3 +314,46 @@ def checks_for(feed_name: str) -> dict[str, str]:
             checks[f"form:{col.name}"] = f"{col.name} 为{col.form_zh}"
     checks.update(_FEED_CHECKS_ZH.get(feed_name, {}))
     return checks
+
+
+def _column_rules(col) -> str:
+    """What the row checks validate in one column, in English, for the README."""
+    low, high = INT_RANGE
+    rule = {
+        ID: "resident ID: 18 characters, 17 digits then a digit or X, a real birth date, valid check digit",
+        DATE: "a real date, YYYY-MM-DD",
+        INT: f"an integer (ASCII digits, `.0` allowed) within ±{high:,}",
+        AMOUNT: "a number with at most 2 decimals and at most 16 digits before the point"
+                + ("" if col.signed else ", not negative"),
+        BOOL: "one of " + ", ".join(f"`{w}`" for w in TRUE_WORDS + FALSE_WORDS),
+        ENUM: "one of " + ", ".join(f"`{v}`" for v in col.enum),
+        TEXT: f"the whole value matches `{col.form}` ({col.form_zh})" if col.form
+              else "no control characters (tab and line breaks allowed)",
+    }[col.type]
+    if col.default is not None:
+        rule += f"; empty means `{col.default}`"
+    return rule
+
+
+def validation_table() -> str:
+    """The README's list of what is validated for each feed column, generated so it cannot go stale."""
+    from poverty_warning import settings
+
+    lines = [
+        "File-level checks (the run stops, exit 2, nothing written): required feed and columns present, no "
+        "contract column twice, UTF-8 (with or without BOM) or GBK/GB18030 text or Parquet, and the limits in "
+        f"`poverty_warning/settings.py`: at most {settings.MAX_FEED_FILE_BYTES:,} bytes per file, "
+        f"{settings.MAX_LINE_BYTES:,} bytes per line, {settings.MAX_FIELD_CHARS:,} characters per field and "
+        f"{settings.MAX_COLUMNS} columns (each overridable by the environment variable "
+        "`POVERTY_WARNING_<NAME>`). A row of the wrong width is quarantined.",
+        "",
+    ]
+    for feed in FEEDS.values():
+        lines += [f"`{feed.name}` ({feed.title_zh})", "", "| column | required | validated |", "|---|---|---|"]
+        for col in feed.columns:
+            lines.append(f"| `{col.name}` | {'yes' if col.required else ''} | {_column_rules(col)} |")
+        across = _FEED_CHECKS_ZH.get(feed.name, {})
+        if across:
+            lines += ["", "Across columns and files: " + "；".join(across.values()) + "。"]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
