@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # Property-based tests: a short, repeatable run by default; `make fuzz` (FUZZ_PROFILE=long) explores more.
-settings.register_profile("short", max_examples=40, derandomize=True, database=None, deadline=None,
+settings.register_profile("short", max_examples=30, derandomize=True, database=None, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("long", max_examples=2000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

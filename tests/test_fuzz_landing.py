@@ -12,6 +12,7 @@ The default profile runs a fixed, small number of examples; `make fuzz` runs the
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import logging
 import re
@@ -24,7 +25,7 @@ import pandas as pd
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from poverty_warning.contract import FEEDS
+from poverty_warning.contract import FEEDS, ids
 from poverty_warning.ingest import landing
 from poverty_warning.ingest.feeds import FeedFileError
 
@@ -43,6 +44,30 @@ HOSTILE = [
     "x" * 5000, "是", "否", "true", "M", "F", "head", "inpatient", "dibao", "310112", "310112005", "HH-A",
     *VALID_IDS, VALID_IDS[0].lower()[:-1] + "x", "310112198001010042",
 ]
+# One valid row per feed: most generated rows are one of these with a few cells made hostile, so
+# rows also get through the checks and are loaded, not only quarantined.
+VALID_ROWS = {feed: pd.read_csv(BASE / feed / "part-0.csv", dtype=str, keep_default_na=False).iloc[0].to_dict()
+              for feed in ("household_income", "assistance_categories", "enrollment", "claims", "parameters")}
+VALID_ROWS["persons"] = {
+    "person_id": "", "name": "测试", "sex": "F", "birth_date": "1990-01-01", "household_id": "HH-F",
+    "relation": "head", "district_code": "310112", "subdistrict_code": "310112005", "subdistrict_name": "示例街道",
+    "phone": "13800000000"}
+VALID_ROWS["charity_programs"] = {"program_id": "CP9", "name": "项目", "diagnosis_prefixes": "C34", "min_age": "0",
+                                  "max_age": "120", "max_amount": "20000", "capacity": "10"}
+VALID_ROWS["outreach_feedback"] = {"case_id": "K1", "status": "contacted", "updated_at": "2024-03-01",
+                                   "consent_to_charity": "是", "note": "同意"}
+
+
+def _valid_row(feed: str, n: int) -> dict:
+    """A valid row, its key made new so that rows of one file are not duplicates of each other."""
+    row = dict(VALID_ROWS[feed])
+    if feed == "persons":
+        row["person_id"] = ids.make("310112", dt.date(1990, 1, 1), 100 + n)
+    elif feed == "claims":
+        row["claim_id"] = f"FZ{n}"
+    return row
+
+
 values = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=30),
                    st.text(alphabet=st.characters(max_codepoint=0x7f), max_size=12))
 
@@ -56,7 +81,15 @@ def feed_files(draw):
         columns = draw(st.permutations(columns))
     if draw(st.integers(0, 9)) == 0:  # a column more, or a required one missing (a file-level fault)
         columns = columns + ["_row_number"] if draw(st.booleans()) else columns[1:]
-    rows = draw(st.lists(st.lists(values, min_size=len(columns), max_size=len(columns)), max_size=6))
+    if draw(st.integers(0, 3)) == 0:  # every cell at random
+        rows = draw(st.lists(st.lists(values, min_size=len(columns), max_size=len(columns)), max_size=6))
+    else:  # valid rows with up to three cells made hostile
+        rows = []
+        for n in range(draw(st.integers(0, 6))):
+            row = _valid_row(feed.name, n)
+            for col in draw(st.lists(st.sampled_from(feed.column_names), max_size=3, unique=True)):
+                row[col] = draw(values)
+            rows.append([row.get(c, "") for c in columns])
     if rows and draw(st.integers(0, 4)) == 0:  # a row cut short or run long
         rows[0] = rows[0][:-1] if draw(st.booleans()) else rows[0] + ["extra"]
     if draw(st.integers(0, 5)) == 0 and all(len(r) == len(columns) for r in rows):
@@ -130,7 +163,8 @@ def test_landing_survives_any_feed_file(case):
             fuzzed = next(f for f in landed if f.file == f"{feed}/{name}")
             if written is not None:
                 assert fuzzed.rows_received == written
-            event(f"landed, {min(fuzzed.rows_quarantined, 3)}+ rows quarantined, {min(fuzzed.rows_loaded, 1)}+ loaded")
+            event(f"landed: {'some' if fuzzed.rows_loaded else 'no'} rows loaded, "
+                  f"{'some' if fuzzed.rows_quarantined else 'none'} quarantined")
             report, quarantine = landing.night_reports(con, NIGHT)
             assert not quarantine["reason"].astype(str).str.contains(FULL_ID).any()
         finally:

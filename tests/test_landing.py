@@ -159,3 +159,24 @@ def test_ten_times_the_volume_lands_normally_within_the_limits(tmp_path):
     claims_file = next(f for f in landed if f.feed == "claims")
     assert claims_file.rows_received == len(copies) == claims_file.rows_loaded + claims_file.rows_quarantined
     assert claims_file.rows_quarantined == 0
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda line: line.replace("居民2".encode(), b"\xff\xfe"), "无法识别的字节"),  # bytes of no encoding
+    (lambda line: line.replace(b",HH-A,", b",HH\rA,"), "字段数"),  # a lone carriage return splits the row
+])
+def test_a_damaged_row_is_quarantined_and_the_rest_load(tmp_path, damage, reason):
+    import shutil
+
+    feeds = tmp_path / "feeds"
+    shutil.copytree(EXAMPLES / "shanghai-2022" / "feeds", feeds)
+    path = feeds / "persons" / "part-0.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = damage(lines[2])  # the second resident
+    path.write_bytes(b"\n".join(lines))
+    con, landed = land(feeds, tmp_path, "2024-03-10")
+    persons = next(f for f in landed if f.feed == "persons")
+    assert persons.rows_loaded == 4 and persons.rows_quarantined >= 1
+    assert persons.rows_received == persons.rows_loaded + persons.rows_quarantined
+    _, quarantine = landing.night_reports(con, "2024-03-10")
+    assert quarantine["reason"].str.contains(reason).all()

@@ -6,7 +6,6 @@ File-level problems raise `FeedFileError` with one line naming the file.
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import re
@@ -64,42 +63,64 @@ def discover(feeds_dir: Path, until: str | None = None) -> list[FeedFile]:
 
 
 BOM = b"\xef\xbb\xbf"
+LONE_CR = re.compile(r"(?<=\r)(?!\n)(?=.)", re.S)
 
 
-def _encoding(ff: "FeedFile") -> str:
-    """utf-8-sig with a BOM; else UTF-8 if every byte sequence is UTF-8 (one streaming pass); else GB18030."""
-    with ff.path.open("rb") as f:
-        if f.read(3) == BOM:
-            return "utf-8-sig"
-        f.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "gb18030"  # a superset of GBK
-    return "utf-8"
-
-
-def _text_lines(f, ff: "FeedFile", encoding: str):
-    """The file's lines, decoded, each at most MAX_LINE_BYTES long: a longer line is never held whole.
+def _byte_lines(f, ff: "FeedFile"):
+    """The file's lines as bytes, each at most MAX_LINE_BYTES long: a longer line is never held whole.
     (Splitting on the newline byte is safe in UTF-8 and GB18030: it is never part of a longer character.)"""
     limit = settings.MAX_LINE_BYTES
-    decoder = codecs.getincrementaldecoder(encoding)()
     number = 0
     while line := f.readline(limit + 1):
         number += 1
         if len(line) > limit and not (len(line) == limit + 1 and line.endswith(b"\n")):
             raise FeedFileError(f"{ff.rel}: unreadable file: line {number} is longer than {limit} bytes")
-        try:
-            yield decoder.decode(line)
-        except UnicodeDecodeError:
-            raise FeedFileError(f"{ff.rel}: unreadable file: not UTF-8 or GBK text (line {number})") from None
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        raise FeedFileError(f"{ff.rel}: unreadable file: not UTF-8 or GBK text (at the end)") from None
+        yield line
+
+
+def _undecodable_lines(ff: "FeedFile", encoding: str) -> int:
+    count = 0
+    with ff.path.open("rb") as f:
+        for line in _byte_lines(f, ff):
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError:
+                count += 1
+    return count
+
+
+def _encoding(ff: "FeedFile") -> str:
+    """utf-8-sig with a BOM; else UTF-8 or GB18030 (a superset of GBK), whichever reads more lines."""
+    with ff.path.open("rb") as f:
+        if f.read(3) == BOM:
+            return "utf-8-sig"
+    bad_in_utf8 = _undecodable_lines(ff, "utf-8")
+    if bad_in_utf8 and _undecodable_lines(ff, "gb18030") < bad_in_utf8:
+        return "gb18030"
+    return "utf-8"
+
+
+class _DecodedLines:
+    """The file's lines as text; a line with bytes the encoding cannot read is remembered (its row is
+    quarantined) and passed on with those bytes replaced."""
+
+    def __init__(self, f, ff: "FeedFile", encoding: str):
+        self.f, self.ff, self.encoding = f, ff, encoding
+        self.unreadable: set[int] = set()  # physical line numbers
+
+    def __iter__(self):
+        number = 0
+        for line in _byte_lines(self.f, self.ff):
+            try:
+                text, readable = line.decode(self.encoding), True
+            except UnicodeDecodeError:
+                text, readable = line.decode(self.encoding, errors="replace"), False
+            # A lone carriage return ends a line too (as the csv module expects of its input).
+            for piece in LONE_CR.split(text):
+                number += 1
+                if not readable:
+                    self.unreadable.add(number)
+                yield piece
 
 
 @dataclass
@@ -143,30 +164,39 @@ def _read_csv(ff: FeedFile) -> RawTable:
     previous_limit = csv.field_size_limit(settings.MAX_FIELD_CHARS)
     try:
         with ff.path.open("rb") as f:
-            reader = csv.reader(_text_lines(f, ff, encoding))
+            lines = _DecodedLines(f, ff, encoding)
+            reader = csv.reader(lines)
             try:
                 header = [h.strip() for h in next(reader, [])]
                 if not any(header):
                     raise FeedFileError(f"{ff.rel}: unreadable file: empty, not even a header row")
+                if lines.unreadable:
+                    raise FeedFileError(f"{ff.rel}: unreadable file: the header is not UTF-8 or GBK text")
                 if len(header) > settings.MAX_COLUMNS:
                     raise FeedFileError(f"{ff.rel}: header has {len(header)} columns, "
                                         f"the limit is {settings.MAX_COLUMNS}")
                 _check_header(ff, header)
-                return _rows(ff, header, reader)
+                return _rows(ff, header, reader, lines.unreadable)
             except csv.Error as exc:
                 raise FeedFileError(f"{ff.rel}: unreadable file: line {reader.line_num}: {exc}") from None
     finally:
         csv.field_size_limit(previous_limit)
 
 
-def _rows(ff: FeedFile, header: list[str], reader) -> RawTable:
-    """The rows of the contract's columns (other columns are not kept); a row of the wrong width is malformed."""
+def _rows(ff: FeedFile, header: list[str], reader, unreadable: set[int]) -> RawTable:
+    """The rows of the contract's columns (other columns are not kept). A row of the wrong width, or
+    with bytes that are not text in the file's encoding, is malformed."""
     width = len(header)
     wanted = [i for i, h in enumerate(header) if h in FEEDS[ff.feed].column_names]
     good, malformed = [], []
+    last_line = reader.line_num
     for i, row in enumerate(reader, start=1):
+        first_line, last_line = last_line + 1, reader.line_num  # a quoted field may span lines
         if len(row) <= 1 and all(not c.strip() for c in row):
             continue  # blank line, e.g. a trailing newline: not a row
+        if unreadable and any(n in unreadable for n in range(first_line, last_line + 1)):
+            malformed.append((i, "含有无法识别的字节（不是UTF-8或GBK文本）"))
+            continue
         if len(row) != width:
             malformed.append((i, f"字段数为{len(row)}，与表头的{width}列不符（行被截断或多出分隔符）"))
             continue
