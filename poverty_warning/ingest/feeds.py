@@ -3,6 +3,8 @@
 A file is read into a table of strings, exactly as delivered, so that every
 row can be checked and, if bad, quarantined with its original text.
 File-level problems raise `FeedFileError` with one line naming the file.
+Files are read as a stream within the limits of `settings` (file size, line
+and field length, columns), so no file can make a night run out of memory.
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import pandas as pd
 from poverty_warning.contract import ids
 from poverty_warning.contract import AMOUNT, BOOL, DATE, ENUM, FALSE_WORDS, FEEDS, ID, INT, TEXT, TRUE_WORDS, Feed
 
-# ASCII digits only: Python's \\d also matches other scripts' digits, which float() would accept.
+# ASCII digits only: \d would also match other scripts' digits, which int() and float() accept.
 AMOUNT_RE = r"-?[0-9]+(\.[0-9]{1,2})?"
 INT_RE = r"-?[0-9]+(\.0+)?"
 DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
