@@ -8,8 +8,8 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test benchmark clean browser lock airflow airflow-smoke test-install spark-check policy-mutations \
-	workbook-preview
+.PHONY: install demo test fuzz benchmark clean browser lock quality-docs airflow airflow-smoke test-install \
+	spark-check policy-mutations workbook-preview
 
 install: $(STAMP)
 
@@ -53,6 +53,14 @@ policy-mutations: $(STAMP)
 # Needs Debian's libreoffice-calc and poppler-utils (apt-get install -y libreoffice-calc poppler-utils).
 workbook-preview: $(STAMP)
 	$(BIN)/python -m poverty_warning.publish.preview data/outbox docs/workbook-preview.png
+
+# The fuzzed landing tests with many more examples than the default run (minutes, not seconds).
+fuzz: $(STAMP)
+	FUZZ_PROFILE=long $(BIN)/python -m pytest tests/test_fuzz_landing.py --hypothesis-show-statistics
+
+# The expectation suites and the README's list of validated columns, regenerated from the contract.
+quality-docs: $(STAMP)
+	$(BIN)/python -c "from poverty_warning.quality import expectations as e; e.write_suites(); e.write_readme_validation()"
 
 benchmark: $(STAMP)
 	$(BIN)/poverty-warning benchmark

@@ -52,7 +52,7 @@ def run_demo(ws: Workspace, city: str, persons: int, night: str) -> None:
           "(workbook, CSVs, manifest)")
     for f in folders[:3]:
         print(f"  {f.relative_to(ws.root)}: " + ", ".join(sorted(p.name for p in f.iterdir())))
-    reports = ws.root / "reports" / night
+    reports = ws.reports(night)
     print(f"Data-quality report: {reports / 'quality.html'}")
     for f in sorted((reports / "lists").glob("*.csv")):
         rows = sum(1 for _ in f.open(encoding="utf-8-sig")) - 1

@@ -192,7 +192,7 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
         counts = write_contract_outputs(con, night, out)
         cases = outreach.decide(con, night, policy_id)
         hardship = con.execute("SELECT * FROM marts.fct_hardship_by_subdistrict").df()
-        kpi_page.build(con, ws.root / "reports" / night / "kpi.html", night, policy_id)
+        kpi_page.build(con, ws.reports(night) / "kpi.html", night, policy_id)
     finally:
         con.close()
     folders = delivery.write_outbox(ws.outbox, night, cases.items, cases.referrals)
@@ -202,7 +202,7 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
         delivery.audit_produced(con, folders)
     finally:
         con.close()
-    summary = summary_page.build(ws.root / "reports" / night / "summary.html", night, policy_id,
+    summary = summary_page.build(ws.reports(night) / "summary.html", night, policy_id,
                                  cases.items, cases.referrals, hardship)
     sent = int(cases.items["sent"].sum()) if len(cases.items) else 0
     log.info("publish %s (%s): %s; %d list rows sent in %d folders", night, policy_id, counts, sent, len(folders))

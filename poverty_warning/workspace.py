@@ -4,10 +4,34 @@ says otherwise; `assess` uses a throw-away workspace of its own.
 """
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from poverty_warning import settings
+
+
+class UnsafePath(ValueError):
+    """A path built from data would leave its folder: refused before anything is written."""
+
+
+_NOT_IN_A_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def under(base: Path, *parts: str) -> Path:
+    """`base/part/…` for names that come from data (a sub-district code, a night, a programme id).
+
+    Each part must be one plain file or folder name, and the result must resolve inside `base`
+    (symbolic links followed); otherwise UnsafePath, whose message does not repeat the value.
+    """
+    for part in parts:
+        if part in ("", ".", "..") or _NOT_IN_A_NAME.search(part) or len(part.encode("utf-8")) > 255:
+            raise UnsafePath(f"refused a name that is not a plain file or folder name under {base}")
+    path = base.joinpath(*parts)
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise UnsafePath(f"refused a path that resolves outside {base}")
+    return path
 
 
 def default_root() -> Path:
@@ -39,7 +63,10 @@ class Workspace:
         return self.root / "dbt" / "logs"
 
     def outputs(self, night: str) -> Path:
-        return self.root / "outputs" / night
+        return under(self.root, "outputs", night)
+
+    def reports(self, night: str) -> Path:
+        return under(self.root, "reports", night)
 
     @property
     def outbox(self) -> Path:

@@ -7,6 +7,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property-based tests: a short, repeatable run by default; `make fuzz` (FUZZ_PROFILE=long) explores more.
+settings.register_profile("short", max_examples=30, derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("long", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("FUZZ_PROFILE", "short"))
 
 # Airflow and GX read their settings at import: give the whole session private, quiet ones.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="pw-tests-"))

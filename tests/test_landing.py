@@ -75,3 +75,108 @@ def test_reordered_columns_and_truncated_rows(tmp_path):
     assert by_feed["claims"].rows_received == 5
     assert by_feed["claims"].rows_quarantined == 1
     assert by_feed["claims"].rows_loaded == 4
+
+
+# ---- bounded resources: a huge or very wide file is a clear file-level error, read without holding it whole ----
+
+def _feeds_with_claims(tmp_path, write):
+    """The contract example's feeds, with `write(path)` making the claims file."""
+    import shutil
+
+    feeds = tmp_path / "feeds"
+    shutil.copytree(EXAMPLES / "shanghai-2022" / "feeds", feeds)
+    write(feeds / "claims" / "part-1.csv")
+    return feeds
+
+
+def _refused(tmp_path, feeds, words):
+    from poverty_warning.ingest.feeds import FeedFileError
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    with pytest.raises(FeedFileError, match=words) as caught:
+        landing.land(con, tmp_path / "lake", feeds, "2024-03-10")
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("claims/part-1.csv: ")
+    assert not (tmp_path / "lake").exists()  # nothing written
+
+
+def _sparse(size):
+    def write(path):
+        with path.open("wb") as f:  # a hole: no disk used, no time spent writing
+            f.seek(size - 1)
+            f.write(b"x")
+    return write
+
+
+def test_a_multi_gigabyte_file_is_refused_by_its_size(tmp_path):
+    _refused(tmp_path, _feeds_with_claims(tmp_path, _sparse(3 * 1024**3)), "too large")
+
+
+def test_a_100_mb_single_line_is_refused_without_reading_it_whole(tmp_path):
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    _refused(tmp_path, _feeds_with_claims(tmp_path, _sparse(100 * 1024**2)), "line 1 is longer than")
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 100
+
+
+def test_a_header_of_a_million_columns_is_refused(tmp_path):
+    header = "claim_id,person_id" + "," * 999_998 + "\n"
+    _refused(tmp_path, _feeds_with_claims(tmp_path, lambda p: p.write_text(header)), "1000000 columns")
+
+
+def test_a_field_longer_than_the_limit_is_refused(tmp_path, monkeypatch):
+    from poverty_warning import settings
+
+    monkeypatch.setattr(settings, "MAX_FIELD_CHARS", 1000)
+    source = (EXAMPLES / "shanghai-2022" / "feeds" / "claims" / "part-0.csv").read_text(encoding="utf-8")
+    quoted = source.splitlines()[0] + '\n"' + "x\n" * 600 + '"\n'  # short lines, one long quoted field
+    _refused(tmp_path, _feeds_with_claims(tmp_path, lambda p: p.write_text(quoted)), "field larger than")
+
+
+def test_a_parquet_file_with_too_many_columns_is_refused(tmp_path, monkeypatch):
+    from poverty_warning import settings
+
+    monkeypatch.setattr(settings, "MAX_COLUMNS", 50)
+    wide = pd.DataFrame({f"c{i}": ["1"] for i in range(60)})
+    feeds = _feeds_with_claims(tmp_path, lambda p: None)
+    wide.to_parquet(feeds / "claims" / "part-1.parquet")
+    from poverty_warning.ingest.feeds import FeedFileError
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    with pytest.raises(FeedFileError, match="60 columns"):
+        landing.land(con, tmp_path / "lake", feeds, "2024-03-10")
+
+
+def test_ten_times_the_volume_lands_normally_within_the_limits(tmp_path):
+    """A delivery many times the example's is an ordinary night: every row read and reconciled."""
+    claims = pd.read_csv(EXAMPLES / "shanghai-2022" / "feeds" / "claims" / "part-0.csv", dtype=str,
+                         keep_default_na=False)
+    originals = claims[claims["reversal_of"] == ""]
+    copies = pd.concat([originals.assign(claim_id=originals["claim_id"] + f"-{i}") for i in range(500)])
+    feeds = _feeds_with_claims(tmp_path, lambda p: copies.to_csv(p.with_name("part-0.csv"), index=False))
+    con, landed = land(feeds, tmp_path, "2024-03-10")
+    claims_file = next(f for f in landed if f.feed == "claims")
+    assert claims_file.rows_received == len(copies) == claims_file.rows_loaded + claims_file.rows_quarantined
+    assert claims_file.rows_quarantined == 0
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda line: line.replace("居民2".encode(), b"\xff\xfe"), "无法识别的字节"),  # bytes of no encoding
+    (lambda line: line.replace(b",HH-A,", b",HH\rA,"), "字段数"),  # a lone carriage return splits the row
+])
+def test_a_damaged_row_is_quarantined_and_the_rest_load(tmp_path, damage, reason):
+    import shutil
+
+    feeds = tmp_path / "feeds"
+    shutil.copytree(EXAMPLES / "shanghai-2022" / "feeds", feeds)
+    path = feeds / "persons" / "part-0.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = damage(lines[2])  # the second resident
+    path.write_bytes(b"\n".join(lines))
+    con, landed = land(feeds, tmp_path, "2024-03-10")
+    persons = next(f for f in landed if f.feed == "persons")
+    assert persons.rows_loaded == 4 and persons.rows_quarantined >= 1
+    assert persons.rows_received == persons.rows_loaded + persons.rows_quarantined
+    _, quarantine = landing.night_reports(con, "2024-03-10")
+    assert quarantine["reason"].str.contains(reason).all()

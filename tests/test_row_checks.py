@@ -35,7 +35,7 @@ VALID = {
     "fund_accounts": {"year": "2023", "funding": "1200000", "spending": "1000000", "balance": "300000",
                       "as_of": "2023-12-31"},
     "outreach_feedback": {"case_id": "CASE-1", "status": "contacted", "updated_at": "2024-03-10",
-                          "consent_to_charity": "是", "note": ""},
+                          "consent_to_charity": "是", "note": "", "subdistrict_code": "310112005"},
 }
 # C00001 was landed earlier with the same amounts as the valid claim, in cents, in the contract's column order.
 ORIGINAL = {"C00001": (8_700_000, 7_500_000, 4_500_000, 0, 0, 0, 3_000_000, 1_200_000)}
@@ -46,7 +46,7 @@ NEGATED = {"total_cost": "-87000", "policy_scope_cost": "-75000", "basic_fund_pa
 
 def _reference(reversed_claims=()) -> Reference:
     return Reference(person_ids={PERSON, OTHER_PERSON}, claim_amounts=dict(ORIGINAL),
-                     reversed_claims=set(reversed_claims))
+                     reversed_claims=set(reversed_claims), cases={"CASE-1": "310112005"})
 
 
 def _run(feed: str, rows: list[dict], ref: Reference | None = None):
@@ -63,11 +63,13 @@ BY_KIND = {
     "required": ("", "必填字段 {c} 为空"),
     "resident_id": (BAD_CHECKSUM, "{c} 身份证号校验位错误"),
     "date": ("2024-02-30", "{c} 不是有效日期（应为YYYY-MM-DD）"),
-    "integer": ("1.5", "{c} 不是整数"),
+    "integer": ("1.5", "{c} 不是整数（或超出±2147483647）"),  # the warehouse stores 32-bit integers
     "amount": ("1,250.00", "{c} 金额格式错误（应为至多两位小数的数字）"),
     "non_negative": ("-1", "{c} 不能为负数"),
     "boolean": ("maybe", "{c} 不是布尔值（true/false、1/0、是/否）"),
     "enum": ("bogus", "{c} 取值“bogus”不在允许范围（{allowed}）"),
+    "printable": ("A\x1bB", "{c} 含有控制字符"),
+    "form": ("../x", "{c} 格式错误（应为{form_zh}）"),
 }
 
 # Checks across columns or files: (feed, check) -> (rows, reference's reversed claims, {row: exact reasons}).
@@ -78,6 +80,13 @@ ACROSS = {
         [{"birth_date": "2024-03-11"}, {"person_id": OTHER_PERSON, "birth_date": "1904-03-09"},
          {"person_id": "310112190403100094", "birth_date": "1904-03-10"}], (),
         {1: "出生日期不合理（晚于送达日期或年龄超过120岁）", 2: "出生日期不合理（晚于送达日期或年龄超过120岁）"}),
+    # 310113 is another district of Shanghai than the row's 310112.
+    ("persons", "area_within_district"): ([{"subdistrict_code": "310113005"}], (),
+                                          {1: "subdistrict_code 的前6位与 district_code 不一致"}),
+    ("outreach_feedback", "known_case"): ([{"case_id": "CASE-404"}], (),
+                                          {1: "案件编号 CASE-404 不存在（不是外展名单发出的案件）"}),
+    ("outreach_feedback", "own_subdistrict"): ([{"subdistrict_code": "310112006"}], (),
+                                               {1: "案件 CASE-1 属于街道 310112005，不能由街道 310112006 的名单反馈"}),
     ("assistance_categories", "known_person"): ([{"person_id": STRANGER}], (), {1: "person_id 不在人员信息（persons）中"}),
     ("assistance_categories", "valid_range"): (
         [{"valid_from": "2024-01-01", "valid_to": "2023-12-31"}, {"valid_from": "2024-01-01", "valid_to": "2024-01-01"}],
@@ -137,7 +146,9 @@ def test_every_row_check_is_triggered_with_its_exact_reason(feed, code):
     value, text = BY_KIND[kind]
     col = FEEDS[feed].column(column)
     checked, reasons = _run(feed, [{column: value}])
-    expected = text.format(c=column, allowed="/".join(col.enum or ()))
+    # Chinese spellings a feed may use instead of the code (feedback statuses) are allowed too.
+    aliases = "，或" + "/".join(a for a, _ in col.aliases) if col.aliases else ""
+    expected = text.format(c=column, allowed="/".join(col.enum or ()) + aliases, form_zh=col.form_zh)
     assert 1 in reasons, f"{code} did not quarantine the row"
     assert expected in reasons[1].split("；"), reasons[1]
     assert checked.failed[code].tolist() == [True]

@@ -93,3 +93,17 @@ def test_income_sits_around_the_city_level(small_city):
     size = persons.groupby("household_id").size()
     per_capita = income["annual_disposable_income"].astype(float) / income["household_id"].map(size)
     assert 50000 <= per_capita.median() <= 90000  # Shanghai 2023: 84,834 mean (median lower)
+
+
+def test_every_synthetic_subdistrict_code_is_a_township_code_of_its_district():
+    import re
+
+    from poverty_warning.contract import FEEDS
+    from poverty_warning.synth.cities import CITIES
+
+    persons = FEEDS["persons"]
+    for city in CITIES.values():
+        for district, subdistrict, _ in city.subdistricts():
+            assert re.fullmatch(persons.column("district_code").form, district)
+            assert re.fullmatch(persons.column("subdistrict_code").form, subdistrict)
+            assert subdistrict[:6] == district

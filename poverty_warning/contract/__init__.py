@@ -42,6 +42,10 @@ class Column:
     default: str | None = None  # applied when the cell is empty
     aliases: tuple[tuple[str, str], ...] = ()  # other accepted spellings of enum values: (spelling, code)
     signed: bool = False  # amounts that may be negative (reversal rows)
+    # Text whose shape the contract fixes (area codes) or that names a file or folder (programme ids):
+    # the whole value must match, as a regular expression, and `form_zh` says what is expected.
+    form: str | None = None
+    form_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,12 +81,19 @@ def _c(name, type_, required=False, **kw) -> Column:
     return Column(name, type_, required, **kw)
 
 
+# 区县代码 and 乡级统计用区划代码 (§1): the sub-district code also names an outbox folder and a file.
+DISTRICT_CODE = dict(form="[0-9]{6}", form_zh="6位数字的区县代码")
+SUBDISTRICT_CODE = dict(form="[0-9]{9}", form_zh="9位数字的乡级区划代码")
+# A programme id names an outbox folder: letters, digits, `_` and `-`, starting with a letter or digit.
+PROGRAM_ID = dict(form="[A-Za-z0-9][A-Za-z0-9_-]{0,63}", form_zh="字母或数字开头、仅含字母数字_-的编号（至多64位）")
+
+
 FEEDS: dict[str, Feed] = {f.name: f for f in (
     Feed("persons", (
         _c("person_id", ID, True), _c("name", TEXT), _c("sex", ENUM, enum=("M", "F")),
         _c("birth_date", DATE), _c("household_id", TEXT, True),
-        _c("relation", ENUM, enum=RELATIONS), _c("district_code", TEXT),
-        _c("subdistrict_code", TEXT, True), _c("subdistrict_name", TEXT), _c("phone", TEXT),
+        _c("relation", ENUM, enum=RELATIONS), _c("district_code", TEXT, **DISTRICT_CODE),
+        _c("subdistrict_code", TEXT, True, **SUBDISTRICT_CODE), _c("subdistrict_name", TEXT), _c("phone", TEXT),
         _c("community_name", TEXT), _c("address", TEXT),
     ), required_feed=True, key=("person_id",)),
     Feed("household_income", (
@@ -121,7 +132,7 @@ FEEDS: dict[str, Feed] = {f.name: f for f in (
         _c("name", TEXT, True), _c("year", INT, True), _c("value", AMOUNT, True),
     ), key=("name", "year")),
     Feed("charity_programs", (
-        _c("program_id", TEXT, True), _c("name", TEXT, True), _c("diagnosis_prefixes", TEXT),
+        _c("program_id", TEXT, True, **PROGRAM_ID), _c("name", TEXT, True), _c("diagnosis_prefixes", TEXT),
         _c("min_age", INT), _c("max_age", INT), _c("max_amount", AMOUNT), _c("capacity", INT),
     ), key=("program_id",)),
     Feed("fund_accounts", (

@@ -18,7 +18,7 @@ def problem(value: str) -> str | None:
     number = (value or "").strip().upper()
     if len(number) != 18:
         return f"身份证号长度应为18位，实为{len(number)}位"
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not (number.isascii() and number[:17].isdigit() and (number[17].isdigit() or number[17] == "X")):
         return "身份证号含非法字符"
     try:
         ric.get_birth_date(number)

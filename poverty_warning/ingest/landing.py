@@ -45,6 +45,7 @@ def pending(con: duckdb.DuckDBPyConnection, feeds_dir: Path, night: str) -> list
     todo = []
     for ff in sorted(feedio.discover(feeds_dir, until=night),
                      key=lambda f: (order[f.feed], f.delivery_date or "", f.rel)):
+        feedio.check_size(ff)  # before hashing: a huge file is refused without reading it
         digest = ff.sha256()
         if (ff.rel, digest) not in seen:
             feedio.read(ff)

@@ -15,11 +15,17 @@ import numpy as np
 import pandas as pd
 
 from poverty_warning.contract import ids
-from poverty_warning.contract import AMOUNT, BOOL, DATE, ENUM, FALSE_WORDS, FEEDS, ID, INT, TRUE_WORDS, Feed
+from poverty_warning.contract import AMOUNT, BOOL, DATE, ENUM, FALSE_WORDS, FEEDS, ID, INT, TEXT, TRUE_WORDS, Feed
 
-AMOUNT_RE = re.compile(r"^-?\d+(\.\d{1,2})?$")
-INT_RE = re.compile(r"^-?\d+(\.0+)?$")
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII digits only: \d would also match other scripts' digits, which int() and float() accept.
+AMOUNT_RE = r"-?[0-9]+(\.[0-9]{1,2})?"
+INT_RE = r"-?[0-9]+(\.0+)?"
+DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# What the warehouse stores: INTEGER, and DECIMAL(18,2) (16 digits before the point).
+INT_RANGE = (-(2**31 - 1), 2**31 - 1)
+LARGEST_AMOUNT_CENTS = 10**18 - 1
+# Control characters (tab and line breaks aside) in a text value: a NUL, an escape, a DEL.
+CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 CLAIM_AMOUNTS = ["total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid",
                  "assistance_paid", "other_paid", "self_pay_in_scope", "self_pay_out_scope"]
 LARGEST_PLAUSIBLE_CLAIM_CENTS = 5_000_000 * 100  # a single settlement over 5 million is not plausible
@@ -80,6 +86,27 @@ def _text(values: pd.Series, keep) -> pd.Series:
     return pd.Series([v if k else None for v, k in zip(values, keep)], dtype=object)
 
 
+def _shown(value) -> str:
+    """A raw value as a reason quotes it: digit runs as long as a resident ID masked, control
+    characters replaced, long values cut, so a quarantine reason never carries an ID or a payload."""
+    text = re.sub(r"[0-9]{17,}[0-9Xx]?", lambda m: ids.mask(m.group()), str(value))
+    text = re.sub(CONTROL_RE, "\ufffd", text)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def _whole_int(v: str) -> int | None:
+    """The integer a value matching INT_RE spells, exactly (no float rounding); None if absurdly long."""
+    whole = v.split(".")[0]
+    return int(whole) if len(whole) <= 24 else None
+
+
+def _cents(v: str) -> int | None:
+    """The cents a value matching AMOUNT_RE spells, exactly; None if absurdly long."""
+    sign = -1 if v.startswith("-") else 1
+    whole, _, frac = v.lstrip("-").partition(".")
+    return sign * (int(whole) * 100 + int((frac + "00")[:2])) if len(whole) <= 24 else None
+
+
 def _bool(v: str):
     low = v.lower()
     if low in TRUE_WORDS:
@@ -113,19 +140,23 @@ def check(feed_name: str, frame: pd.DataFrame, ref: Reference) -> Checked:
                         (col.name + " " + problems.reindex(raw.index).fillna("")), f"resident_id:{col.name}")
             out[col.name] = _text(raw.str.upper(), present)
         elif col.type == DATE:
-            parsed = pd.to_datetime(raw.where(raw.str.match(DATE_RE)), format="%Y-%m-%d", errors="coerce")
+            parsed = pd.to_datetime(raw.where(raw.str.fullmatch(DATE_RE)), format="%Y-%m-%d", errors="coerce")
             reasons.add(present & parsed.isna(), f"{col.name} 不是有效日期（应为YYYY-MM-DD）", f"date:{col.name}")
             out[col.name] = pd.Series([d.date() if not pd.isna(d) else None for d in parsed], dtype=object)
         elif col.type == INT:
-            ok = raw.str.match(INT_RE)
-            reasons.add(present & ~ok, f"{col.name} 不是整数", f"integer:{col.name}")
-            out[col.name] = pd.array([int(float(v)) if g else None for v, g in zip(raw, ok & present)],
-                                     dtype="Int64")
+            shaped = raw.str.fullmatch(INT_RE) & present
+            values = [_whole_int(v) if g else None for v, g in zip(raw, shaped)]
+            low, high = INT_RANGE
+            ok = np.array([v is not None and low <= v <= high for v in values], dtype=bool)
+            reasons.add(present & ~ok, f"{col.name} 不是整数（或超出±{high}）", f"integer:{col.name}")
+            out[col.name] = pd.array([v if g else None for v, g in zip(values, ok)], dtype="Int64")
         elif col.type == AMOUNT:
-            ok = raw.str.match(AMOUNT_RE)
-            reasons.add(present & ~ok, f"{col.name} 金额格式错误（应为至多两位小数的数字）", f"amount:{col.name}")
-            cents = pd.array([int(round(float(v) * 100)) if g else None for v, g in zip(raw, ok & present)],
-                             dtype="Int64")
+            shaped = raw.str.fullmatch(AMOUNT_RE) & present
+            values = [_cents(v) if g else None for v, g in zip(raw, shaped)]
+            ok = np.array([v is not None and abs(v) <= LARGEST_AMOUNT_CENTS for v in values], dtype=bool)
+            reasons.add(present & ~ok, f"{col.name} 金额格式错误（应为至多两位小数的数字）",
+                        f"amount:{col.name}")
+            cents = pd.array([v if g else None for v, g in zip(values, ok)], dtype="Int64")
             out[col.name] = cents
             if not col.signed:
                 reasons.add(present & ok & (cents < 0).fillna(False).to_numpy(), f"{col.name} 不能为负数", f"non_negative:{col.name}")
@@ -138,11 +169,18 @@ def check(feed_name: str, frame: pd.DataFrame, ref: Reference) -> Checked:
                 raw = raw.replace(dict(col.aliases))
             ok = raw.isin(col.enum)
             label = "/".join(col.enum) + ("，或" + "/".join(a for a, _ in col.aliases) if col.aliases else "")
-            reasons.add(present & ~ok, raw.map(lambda v, c=col.name, lab=label: f"{c} 取值“{v}”不在允许范围（{lab}）"),
+            reasons.add(present & ~ok,
+                        raw.map(lambda v, c=col.name, lab=label: f"{c} 取值“{_shown(v)}”不在允许范围（{lab}）"),
                         f"enum:{col.name}")
             out[col.name] = _text(raw, present & ok)
         else:
-            out[col.name] = _text(raw, present)
+            ok = ~raw.str.contains(CONTROL_RE)
+            reasons.add(present & ~ok, f"{col.name} 含有控制字符", f"printable:{col.name}")
+            if col.form:
+                shaped = raw.str.fullmatch(col.form)
+                reasons.add(present & ~shaped, f"{col.name} 格式错误（应为{col.form_zh}）", f"form:{col.name}")
+                ok &= shaped
+            out[col.name] = _text(raw, present & ok)
     extra = getattr(_FEED_CHECKS, feed_name, None)
     if extra:
         extra(out, reasons, ref)
@@ -165,6 +203,9 @@ class _FEED_CHECKS:
         derived_birth = pid.where(valid).map(lambda v: ids.birth_date(v) if isinstance(v, str) else None)
         out["birth_date"] = out["birth_date"].where(out["birth_date"].notna(), derived_birth)
         reasons.add(pid.notna() & pid.duplicated(keep="first"), "person_id 在同一文件中重复", "unique:person_id")
+        both = out["district_code"].notna() & out["subdistrict_code"].notna()
+        reasons.add((both & (out["subdistrict_code"].str[:6] != out["district_code"])).to_numpy(),
+                    "subdistrict_code 的前6位与 district_code 不一致", "area_within_district")
         if "_delivery_date" in out:
             born = pd.to_datetime(out["birth_date"], errors="coerce")
             delivered = pd.to_datetime(out["_delivery_date"], errors="coerce")
@@ -221,11 +262,11 @@ class _FEED_CHECKS:
             if target is not None and complete[i]:
                 orig = amounts_by_id.get(target)
                 if orig is None:
-                    reasons.fail(i, f"冲销的原结算 {target} 不存在", "reversal_known")
+                    reasons.fail(i, f"冲销的原结算 {_shown(target)} 不存在", "reversal_known")
                 elif target in already:
-                    reasons.fail(i, f"原结算 {target} 已被冲销过", "reversal_once")
+                    reasons.fail(i, f"原结算 {_shown(target)} 已被冲销过", "reversal_once")
                 elif tuple(-x for x in vec[i]) != orig:
-                    reasons.fail(i, f"冲销金额与原结算 {target} 不符", "reversal_amounts")
+                    reasons.fail(i, f"冲销金额与原结算 {_shown(target)} 不符", "reversal_amounts")
             if not reasons.items[i] and c is not None:
                 if target is None:
                     amounts_by_id[c] = tuple(int(x) for x in vec[i])
@@ -259,7 +300,8 @@ _TYPE_CHECKS = {ID: ("resident_id", "符合GB 11643的身份证号"), DATE: ("da
                 INT: ("integer", "整数"), AMOUNT: ("amount", "至多两位小数的金额"), BOOL: ("boolean", "布尔值"),
                 ENUM: ("enum", "取值在允许范围内")}
 _FEED_CHECKS_ZH = {
-    "persons": {"unique:person_id": "person_id 在文件中不重复", "plausible:birth_date": "出生日期在合理范围内"},
+    "persons": {"unique:person_id": "person_id 在文件中不重复", "plausible:birth_date": "出生日期在合理范围内",
+                "area_within_district": "subdistrict_code 的前6位与 district_code 一致"},
     "assistance_categories": {"known_person": "人员在 persons 中", "valid_range": "valid_to 不早于 valid_from"},
     "enrollment": {"known_person": "人员在 persons 中"},
     "claims": {
@@ -287,5 +329,52 @@ def checks_for(feed_name: str) -> dict[str, str]:
             checks[f"{code}:{col.name}"] = f"{col.name} 为{text}"
         if col.type == AMOUNT and not col.signed:
             checks[f"non_negative:{col.name}"] = f"{col.name} 不为负"
+        if col.type == TEXT:
+            checks[f"printable:{col.name}"] = f"{col.name} 不含控制字符"
+        if col.form:
+            checks[f"form:{col.name}"] = f"{col.name} 为{col.form_zh}"
     checks.update(_FEED_CHECKS_ZH.get(feed_name, {}))
     return checks
+
+
+def _column_rules(col) -> str:
+    """What the row checks validate in one column, in English, for the README."""
+    low, high = INT_RANGE
+    rule = {
+        ID: "resident ID: 18 characters, 17 digits then a digit or X, a real birth date, valid check digit",
+        DATE: "a real date, YYYY-MM-DD",
+        INT: f"an integer (ASCII digits, `.0` allowed) within ±{high:,}",
+        AMOUNT: "a number with at most 2 decimals and at most 16 digits before the point"
+                + ("" if col.signed else ", not negative"),
+        BOOL: "one of " + ", ".join(f"`{w}`" for w in TRUE_WORDS + FALSE_WORDS),
+        ENUM: "one of " + ", ".join(f"`{v}`" for v in col.enum),
+        TEXT: f"the whole value matches `{col.form}` ({col.form_zh})" if col.form
+              else "no control characters (tab and line breaks allowed)",
+    }[col.type]
+    if col.default is not None:
+        rule += f"; empty means `{col.default}`"
+    return rule
+
+
+def validation_table() -> str:
+    """The README's list of what is validated for each feed column, generated so it cannot go stale."""
+    from poverty_warning import settings
+
+    lines = [
+        "File-level checks (the run stops, exit 2, nothing written): required feed and columns present, no "
+        "contract column twice, UTF-8 (with or without BOM) or GBK/GB18030 text or Parquet, and the limits in "
+        f"`poverty_warning/settings.py`: at most {settings.MAX_FEED_FILE_BYTES:,} bytes per file, "
+        f"{settings.MAX_LINE_BYTES:,} bytes per line, {settings.MAX_FIELD_CHARS:,} characters per field and "
+        f"{settings.MAX_COLUMNS} columns (each overridable by the environment variable "
+        "`POVERTY_WARNING_<NAME>`). A row of the wrong width is quarantined.",
+        "",
+    ]
+    for feed in FEEDS.values():
+        lines += [f"`{feed.name}` ({feed.title_zh})", "", "| column | required | validated |", "|---|---|---|"]
+        for col in feed.columns:
+            lines.append(f"| `{col.name}` | {'yes' if col.required else ''} | {_column_rules(col)} |")
+        across = _FEED_CHECKS_ZH.get(feed.name, {})
+        if across:
+            lines += ["", "Across columns and files: " + "；".join(across.values()) + "。"]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

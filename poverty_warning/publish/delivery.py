@@ -36,6 +36,7 @@ from poverty_warning.contract.vocabulary import LIST_TITLES
 from poverty_warning import settings
 from poverty_warning.publish import workbook
 from poverty_warning.warehouse import create_tables, record_audit
+from poverty_warning.workspace import UnsafePath, under
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,11 @@ def write_outbox(outbox: Path, night: str, items: pd.DataFrame, referrals: pd.Da
     written = []
     sent = items[items["sent"]] if len(items) else items
     for code, group in (sent.groupby("subdistrict_code") if len(sent) else []):
+        try:  # codes are validated at landing; this is the last guard before writing
+            target = under(outbox, code, night)
+        except UnsafePath as exc:
+            log.error("outbox: one sub-district's lists not written: %s", exc)
+            continue
         name = str(group["subdistrict_name"].dropna().iloc[0]) if group["subdistrict_name"].notna().any() else ""
         sheets = {title: workbook.display_frame(group[group["list_kind"] == kind], kind)
                   for kind, title in LIST_TITLES.items()}
@@ -102,10 +108,14 @@ def write_outbox(outbox: Path, night: str, items: pd.DataFrame, referrals: pd.Da
             "payload": {title: _payload(frame) for title, frame in sheets.items()},
         }
         manifest["version"] = _sha(json.dumps(manifest["payload"], ensure_ascii=False, sort_keys=True).encode())[:16]
-        target = outbox / code / night
         _write_folder(target, files, manifest)
         written.append(target)
     for program, group in (referrals.groupby("program_id") if len(referrals) else []):
+        try:
+            target = under(outbox, "charity", program, night)
+        except UnsafePath as exc:
+            log.error("outbox: one charity programme's referrals not written: %s", exc)
+            continue
         frame = group[[c for c, _ in REFERRAL_COLUMNS]].copy()
         frame.columns = [h for _, h in REFERRAL_COLUMNS]
         data = _csv(frame)
@@ -114,7 +124,6 @@ def write_outbox(outbox: Path, night: str, items: pd.DataFrame, referrals: pd.Da
                     "night": night, "rows": {"转介": len(frame)},
                     "files": {"referrals.csv": {"sha256": _sha(data), "bytes": len(data)}}, "payload": payload}
         manifest["version"] = _sha(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode())[:16]
-        target = outbox / "charity" / program / night
         _write_folder(target, {"referrals.csv": data}, manifest)
         written.append(target)
     return written

@@ -23,9 +23,9 @@ import pandas as pd
 from poverty_warning.warehouse import create_tables
 from poverty_warning.contract import ids
 from poverty_warning.contract import FEEDS, ID
-from poverty_warning.ingest.rowcheck import checks_for
+from poverty_warning.ingest.rowcheck import checks_for, validation_table
 from poverty_warning.workspace import Workspace
-from poverty_warning.settings import SUITES_DIR, VENDOR_DIR
+from poverty_warning.settings import RESOURCES_DIR, SUITES_DIR, VENDOR_DIR
 
 SUITE_DIR = SUITES_DIR
 PERSONAL_COLUMNS = {"persons": ("name", "phone", "address"), "outreach_feedback": ("note",)}  # never leave landing in a quality batch
@@ -74,6 +74,22 @@ def write_suites(folder: Path = SUITE_DIR) -> list[Path]:
         path.write_text(json.dumps(suite_dict(feed), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         paths.append(path)
     return paths
+
+
+README_MARKERS = ("<!-- validated-columns: start (generated: make quality-docs) -->",
+                  "<!-- validated-columns: end -->")
+
+
+def readme_with_validation(text: str) -> str:
+    """The README text with its list of validated columns replaced by the one generated from the contract."""
+    start, end = README_MARKERS
+    before, _, rest = text.partition(start)
+    _, _, after = rest.partition(end)
+    return f"{before}{start}\n{validation_table()}{end}{after}"
+
+
+def write_readme_validation(readme: Path = RESOURCES_DIR / "README.md") -> None:
+    readme.write_text(readme_with_validation(readme.read_text(encoding="utf-8")), encoding="utf-8")
 
 
 def load_suite_dict(feed: str, folder: Path = SUITE_DIR) -> dict:

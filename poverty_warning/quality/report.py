@@ -39,7 +39,7 @@ _TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("poverty_warning.qua
 
 
 def report_dir(ws: Workspace, night: str) -> Path:
-    return ws.root / "reports" / night
+    return ws.reports(night)
 
 
 def ensure_plotly_asset(reports_root: Path) -> Path:
