@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test fuzz benchmark clean browser lock quality-docs airflow airflow-smoke test-install \
+.PHONY: install lint demo test fuzz benchmark clean browser lock quality-docs airflow airflow-smoke test-install \
 	spark-check policy-mutations workbook-preview
 
 install: $(STAMP)
@@ -40,8 +40,12 @@ browser:
 demo: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/poverty-warning demo
 
-test: $(STAMP) $(VENDOR_STAMP) browser
+test: $(STAMP) $(VENDOR_STAMP) browser lint
 	$(BIN)/python -m pytest
+
+# Python lint (ruff, settings in pyproject.toml); part of `make test`.
+lint: $(STAMP)
+	$(BIN)/ruff check poverty_warning tests dags
 
 # `pip install .` (non-editable) into a fresh venv runs `assess`: the resources ship in the wheel.
 test-install: $(STAMP)

@@ -4,7 +4,6 @@ says otherwise; `assess` uses a throw-away workspace of its own.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The pages people read open in a real headless Chromium (Debian's package) without errors."""
+import shutil
 from pathlib import Path
 
 import pytest

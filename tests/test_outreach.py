@@ -188,8 +188,8 @@ def test_lists_reach_only_their_own_subdistrict(nights):
         code = manifest_path.parent.parent.name
         for rows in json.loads(manifest_path.read_text(encoding="utf-8"))["payload"].values():
             assert {home[r["家庭编号"]] for r in rows} <= {code}
-        for csv in manifest_path.parent.glob("*.csv"):
-            frame = pd.read_csv(csv, dtype=str, encoding="utf-8-sig")
+        for csv_path in manifest_path.parent.glob("*.csv"):
+            frame = pd.read_csv(csv_path, dtype=str, encoding="utf-8-sig")
             assert set(frame["家庭编号"].map(home)) <= {code}
     for key, payloads in nights["receiver"].accepted.items():
         recipient = payloads[0]["recipient"]
@@ -321,8 +321,8 @@ def test_cases_are_not_resent_and_approved_cases_leave(nights):
     for case in nights["approved"]["case_id"]:
         assert tonight.loc[case, "action"] == "closed"
     sent_tonight = set(tonight[tonight["action"].isin(["new", "escalated", "reminder"])].index)
-    for csv in nights["ws"].outbox.glob(f"[0-9]*/{NEXT}/*.csv"):
-        frame = pd.read_csv(csv, dtype=str, encoding="utf-8-sig")
+    for csv_path in nights["ws"].outbox.glob(f"[0-9]*/{NEXT}/*.csv"):
+        frame = pd.read_csv(csv_path, dtype=str, encoding="utf-8-sig")
         assert set(frame["案件编号"]) <= sent_tonight
 
 
@@ -330,8 +330,8 @@ def test_referrals_go_to_a_charity_only_with_consent(nights):
     referral = nights["referral"]
     assert len(referral) == 1, "the small city should have a household to refer"
     sent = []
-    for csv in nights["ws"].outbox.glob("charity/*/*/referrals.csv"):
-        sent += list(pd.read_csv(csv, dtype=str, encoding="utf-8-sig")["案件编号"])
+    for csv_path in nights["ws"].outbox.glob("charity/*/*/referrals.csv"):
+        sent += list(pd.read_csv(csv_path, dtype=str, encoding="utf-8-sig")["案件编号"])
     assert sent == list(referral["case_id"])
     assert not list(nights["ws"].outbox.glob(f"charity/*/{NIGHT}"))  # nobody had consented the night before
 

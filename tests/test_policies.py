@@ -46,7 +46,7 @@ def test_a_figure_without_a_clause_is_rejected(tmp_path):
 def test_effective_dated_figures():
     zhoushan = load_policy("zhoushan-2019")
     inpatient = next(b for b in zhoushan.benefits if b.benefit == "inpatient")
-    caps = sorted((str(l.valid_from), l.value) for l in inpatient.limits if l.kind == "annual_cap")
+    caps = sorted((str(lim.valid_from), lim.value) for lim in inpatient.limits if lim.kind == "annual_cap")
     assert caps == [("1900-01-01", 80000), ("2020-01-01", 100000)]
     mutual = load_policy("shanghai-2018-mutual-aid")
     assert (str(mutual.effective_from), str(mutual.effective_to)) == ("2018-01-01", "2022-12-31")

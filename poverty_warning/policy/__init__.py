@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from poverty_warning.contract import CATEGORIES, PARAMETER_NAMES as CONTRACT_PARAMETERS, VISIT_TYPES
-from poverty_warning.contract.vocabulary import BENEFITS, RULES
+from poverty_warning.contract.vocabulary import RULES
 
 PACK_DIR = Path(__file__).parent
 # The contract's parameter names, plus figures a pack may leave open.

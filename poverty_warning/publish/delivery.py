@@ -33,7 +33,6 @@ from tenacity import RetryError, Retrying, stop_after_attempt, wait_exponential
 
 from poverty_warning import settings
 from poverty_warning.contract.vocabulary import LIST_TITLES
-from poverty_warning import settings
 from poverty_warning.publish import workbook
 from poverty_warning.warehouse import create_tables, record_audit
 from poverty_warning.workspace import UnsafePath, under

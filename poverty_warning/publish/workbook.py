@@ -39,7 +39,8 @@ class Col:
 
 ACTION_ZH = {"new": "新增", "escalated": "升级", "reminder": "再次提醒"}
 OVERDUE_ZH = "逾期升级"
-HEAD = [Col("list_rank", "序号", INT, 4.5), Col("case_id", CASE_ID_HEADER, width=16), Col("action_zh_state", "案件状态", width=7, wrap=True),
+HEAD = [Col("list_rank", "序号", INT, 4.5), Col("case_id", CASE_ID_HEADER, width=16),
+        Col("action_zh_state", "案件状态", width=7, wrap=True),
         Col("priority", "优先级", width=5.5), Col("due_date", "反馈截止日期", DATE, 9.5, wrap=True),
         Col("household_id", "家庭编号", width=17, in_workbook=False),
         Col("contact_label", "联系人", width=17, wrap=True), Col("phone", "联系电话", width=11),

@@ -329,7 +329,8 @@ def render(ws: Workspace, night: str, verdict: dict, self_contained: bool = Fals
         notes=[s for s, f in zip(said, findings) if f["severity"] == "note"],
         expectation_failures=[s for s, f in zip(said, findings)
                               if f["severity"] == "warning" and f["check"] == "expectations"],
-        feeds=_feeds_table(data["files"], set(data["dated_tonight"]["feed"]) if len(data["dated_tonight"]) else set()), reasons=_reasons(ws, night, data["reasons"]),
+        feeds=_feeds_table(data["files"], set(data["dated_tonight"]["feed"]) if len(data["dated_tonight"]) else set()),
+        reasons=_reasons(ws, night, data["reasons"]),
         volume_chart=volume_chart, month_chart=month_chart, month_table=month_table,
         gx=_gx(data["gx"]),
         data_docs=(docs.as_uri() if self_contained else Path(_relpath(docs, folder)).as_posix()) if docs.exists() else None,

@@ -15,11 +15,13 @@ FEATURES = [
 
 # Why a feature raised a household's score, in words a sub-district worker uses.
 REASON_ZH = {
-    "burden_1m": "本月医疗费用较高", "burden_3m": "近3个月医疗费用较高", "burden_6m": "近6个月医疗费用较高", "burden_12m": "近12个月医疗负担较重",
+    "burden_1m": "本月医疗费用较高", "burden_3m": "近3个月医疗费用较高", "burden_6m": "近6个月医疗费用较高",
+    "burden_12m": "近12个月医疗负担较重",
     "burden_trend_3m": "医疗费用明显上升", "inpatient_stays_3m": "近3个月有住院", "inpatient_stays_12m": "近一年多次住院",
     "special_outpatient_12m": "门诊慢特病治疗频繁", "emergency_visits_6m": "近期多次急诊",
     "cancer_12m": "患恶性肿瘤", "kidney_failure_12m": "患尿毒症需透析", "stroke_12m": "患脑卒中",
-    "chronic_12m": "患慢性病", "catastrophic_3m": "近3个月新发重大疾病", "symptom_visits_3m": "近期出现待查症状的就诊", "oldest_age": "家中有高龄老人",
+    "chronic_12m": "患慢性病", "catastrophic_3m": "近3个月新发重大疾病", "symptom_visits_3m": "近期出现待查症状的就诊",
+    "oldest_age": "家中有高龄老人",
     "youngest_age": "家中有幼儿", "members_65_plus": "老年成员较多", "members_under_18": "未成年成员较多",
     "household_size": "家庭人口情况", "per_capita_income": "家庭人均收入低", "has_policy_category": "属于救助对象",
     "has_dibao_or_tekun": "低保或特困家庭", "has_low_income": "低收入或低保边缘家庭", "has_disability": "家中有重度残疾人",
