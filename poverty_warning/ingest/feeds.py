@@ -19,12 +19,9 @@ import pandas as pd
 
 from poverty_warning import settings
 from poverty_warning.contract import FEEDS
+from poverty_warning.ingest.errors import FeedFileError
 
 DATED_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class FeedFileError(Exception):
-    """A file-level fault: the run stops before writing anything."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+from poverty_warning.ingest.errors import FeedFileError
 from poverty_warning.contract.workbook import (CASE_ID_HEADER, FEEDBACK_HEADERS, INSTRUCTIONS_SHEET,
                                                PROPERTY_SUBDISTRICT)
 
@@ -40,7 +41,6 @@ def read_feedback(path: Path, rel: str, delivery_date: str | None) -> tuple[list
     a returned outreach workbook."""
     from openpyxl import load_workbook
 
-    from poverty_warning.ingest.feeds import FeedFileError
 
     book = load_workbook(path, read_only=False, data_only=True)
     props = {p.name: p.value for p in book.custom_doc_props.props}
