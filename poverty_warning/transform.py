@@ -33,17 +33,30 @@ def outreach_vars() -> dict:
             "outreach_referral_ratio_after_assistance": cfg["referral_ratio_after_assistance"]}
 
 
+def engine_vars(ws: Workspace) -> dict:
+    """DuckDB's memory bound and spill folder (settings), set at the start of every dbt run: a large night
+    spills to disk instead of growing without bound."""
+    s = settings.get()
+    spill = s.duckdb_temp_directory or ws.root / "duckdb_spill"
+    return {"duckdb_memory_limit": s.duckdb_memory_limit, "duckdb_temp_directory": str(spill)}
+
+
+def dbt_args(ws: Workspace, command: str, as_of: str, policy_id: str, target: str = "duckdb") -> list[str]:
+    """The command line of one dbt invocation for a night and policy (also used by the policy mutations)."""
+    # The warehouse path reaches profiles.yml as a var: the process environment is left alone.
+    return [command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+            "--target-path", str(ws.dbt_target), "--log-path", str(ws.dbt_logs),
+            "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id, "duckdb_path": str(ws.duckdb_path),
+                                  **outreach_vars(), **engine_vars(ws)}),
+            "--target", target, "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats"]
+
+
 def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str | None = None,
             target: str = "duckdb") -> None:
     """`dbt build` (or another command) with the night's vars; raises TransformError naming what failed."""
     from dbt.cli.main import dbtRunner
 
-    # The warehouse path reaches profiles.yml as a var: the process environment is left alone.
-    args = [command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-            "--target-path", str(ws.dbt_target), "--log-path", str(ws.dbt_logs),
-            "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id, "duckdb_path": str(ws.duckdb_path),
-                                  **outreach_vars()}),
-            "--target", target, "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats"]
+    args = dbt_args(ws, command, as_of, policy_id, target)
     if select:
         args += ["--select", select]
     result = dbtRunner().invoke(args)

@@ -104,16 +104,12 @@ class FastAssess:
 
     @staticmethod
     def _dbt(ws, as_of: str, policy_id: str, command: str, manifest=None, select: list[str] | None = None):
-        import json
 
         from dbt.cli.main import dbtRunner
 
-        from poverty_warning.transform import PROJECT_DIR, TransformError
+        from poverty_warning.transform import TransformError, dbt_args
 
-        os.environ["POVERTY_WARNING_DUCKDB"] = str(ws.duckdb_path)
-        args = [command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-                "--target-path", str(ws.dbt_target), "--log-path", str(ws.dbt_logs),
-                "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id}), "--quiet", "--no-use-colors"]
+        args = dbt_args(ws, command, as_of, policy_id)
         result = dbtRunner(manifest=manifest).invoke(args + (select or []))
         if not result.success:
             raise TransformError(f"dbt {command} failed: {result.exception}")
