@@ -79,24 +79,26 @@ def register_raw(spark, lake: Path) -> None:
 
 
 def register_policy(spark, ws: Workspace) -> None:
-    """`policy.*`: the tables `policy.tables.write` made in the DuckDB warehouse, exported as Parquet,
-    so both engines read the very same rows and types."""
-    folder = ws.root / "spark" / "policy"
-    folder.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(ws.duckdb_path))
-    try:
-        names = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'policy' ORDER BY 1").fetchall()]
+    """`policy.*` and `risk.*`: the tables `policy.tables.write` and the pipeline (meta.sql) made in the
+    DuckDB warehouse, exported as Parquet, so both engines read the very same rows and types."""
+    for schema in ("policy", "risk"):
+        folder = ws.root / "spark" / schema
+        folder.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(ws.duckdb_path))
+        try:
+            names = [r[0] for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
+                [schema]).fetchall()]
+            for name in names:
+                con.execute(f"COPY {schema}.{name} TO '{folder / name}.parquet' (FORMAT parquet)")
+        finally:
+            con.close()
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
         for name in names:
-            con.execute(f"COPY policy.{name} TO '{folder / name}.parquet' (FORMAT parquet)")
-    finally:
-        con.close()
-    spark.sql("CREATE DATABASE IF NOT EXISTS policy")
-    for name in names:
-        spark.sql(f"CREATE OR REPLACE VIEW policy.{name} AS SELECT * FROM parquet.`{folder / name}.parquet`")
+            spark.sql(f"CREATE OR REPLACE VIEW {schema}.{name} AS SELECT * FROM parquet.`{folder / name}.parquet`")
 
 
 def drop_all(spark) -> None:
     """Forget every source and model, so that the session can build another workspace."""
-    for database in ("marts", "intermediate", "staging", "policy", "raw"):
+    for database in ("marts", "intermediate", "staging", "policy", "risk", "raw"):
         spark.sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
