@@ -77,8 +77,8 @@ select
     {{ money('u.expected_assistance') }},
     {{ money('u.paid_assistance') }},
     {{ money('u.unpaid_assistance') }},
-    {{ dbt.concat(["'按政策应得'", 'u.benefits_zh', "cast(" ~ money('u.expected_assistance') ~ " as varchar)",
-                   "'元，已支付'", "cast(" ~ money('u.paid_assistance') ~ " as varchar)", "'元'"]) }},
+    {{ dbt.concat(["'按政策应得'", 'u.benefits_zh', "cast(" ~ money('u.expected_assistance') ~ " as " ~ dbt.type_string() ~ ")",
+                   "'元，已支付'", "cast(" ~ money('u.paid_assistance') ~ " as " ~ dbt.type_string() ~ ")", "'元'"]) }},
     '核实救助待遇是否已申请，协助补办医疗救助'
 from unpaid as u
 
@@ -87,7 +87,7 @@ union all
 select
     'warning' as list_kind,
     w.household_id,
-    cast(null as varchar) as person_id,
+    cast(null as {{ dbt.type_string() }}) as person_id,
     k.level,
     w.burden_amount,
     w.income_amount,
@@ -96,7 +96,7 @@ select
     null,
     null,
     {{ dbt.concat(['w.warning_label', "'：近期医疗费用负担占家庭年收入'",
-                   "cast(cast(round(w.burden_ratio * 100, 1) as decimal(10, 1)) as varchar)", "'%'"]) }},
+                   "cast(cast(round(w.burden_ratio * 100, 1) as decimal(10, 1)) as " ~ dbt.type_string() ~ ")", "'%'"]) }},
     case k.level
         when 3 then '尽快入户，协助申请医疗救助和临时救助'
         when 2 then '入户走访，评估救助需求'

@@ -5,7 +5,7 @@ with flags as (
     select
         f.*,
         m.person_name,
-        {{ dbt.concat(['m.person_name', "'（'", 'cast(m.birth_year as varchar)', "'年生，'", 'm.masked_id', "'）'"]) }}
+        {{ dbt.concat(['m.person_name', "'（'", 'cast(m.birth_year as ' ~ dbt.type_string() ~ ')', "'年生，'", 'm.masked_id', "'）'"]) }}
             as member_label,
         m.category_name_zh
     from {{ ref('int_outreach_flags') }} as f
@@ -69,7 +69,7 @@ select
             h.household_id
     ) as list_rank,
     c.person_id as contact_person_id,
-    {{ dbt.concat(['c.person_name', "'（'", 'cast(c.birth_year as varchar)', "'年生，'", 'c.masked_id', "'）'"]) }}
+    {{ dbt.concat(['c.person_name', "'（'", 'cast(c.birth_year as ' ~ dbt.type_string() ~ ')', "'年生，'", 'c.masked_id', "'）'"]) }}
         as contact_label,
     c.phone,
     c.community_name,
