@@ -253,24 +253,49 @@ def _ml_args(city, persons, months, seed, end):
     return city, persons, months, seed, _date(end, "--end")
 
 
+def _training_errors():
+    from poverty_warning.risk.backtest import HistoryTooShort
+    return (HistoryTooShort, *_user_errors())
+
+
+def _warehouse_path(path: Path) -> Path:
+    if not path.is_file():
+        _fail(f"--warehouse: no warehouse file at {path}")
+    return path
+
+
 @app.command()
 def train(
+    warehouse: Optional[Path] = typer.Option(None, help="train on this pipeline warehouse's own history (DuckDB file)"),
+    models_dir: Path = typer.Option(None, "--models-dir", help="where the model and its card go (default models/)"),
+    policy: Optional[str] = typer.Option(None, help="policy the warehouse's marts were built for (default: recorded)"),
     city: str = typer.Option("shanghai"), persons: int = typer.Option(50000), months: int = typer.Option(36),
     seed: int = typer.Option(7), end: str = typer.Option("2024-06-30"),
 ) -> None:
-    """Train the early-warning model on a synthetic city, backtest it, write it and its card to models/."""
+    """Train the early-warning model on a warehouse's history (or a synthetic city's), backtest it, write it and
+    its card, and make it the model the nightly score uses."""
     _quiet_logs()
     from poverty_warning import training
     from poverty_warning.risk.backtest import summary_line
+    from poverty_warning.settings import MODELS_DIR
 
-    args = _ml_args(city, persons, months, seed, end)
-    model, metrics, path = training.train(Workspace.default().root / "ml", *args)
+    folder = models_dir or MODELS_DIR
+    try:
+        if warehouse is not None:
+            model, metrics, path = training.train_on_warehouse(_warehouse_path(warehouse), folder, policy, seed)
+        else:
+            args = _ml_args(city, persons, months, seed, end)
+            model, metrics, path = training.train(Workspace.default().root / "ml", *args, models_dir=folder)
+    except _training_errors() as exc:
+        _fail(str(exc))
     typer.echo(f"model {model.meta['version']} written to {path} (card beside it)")
     typer.echo(summary_line(metrics))
 
 
 @app.command()
 def evaluate(
+    warehouse: Optional[Path] = typer.Option(None, help="backtest on this pipeline warehouse's own history"),
+    policy: Optional[str] = typer.Option(None, help="policy the warehouse's marts were built for (default: recorded)"),
     city: str = typer.Option("shanghai"), persons: int = typer.Option(50000), months: int = typer.Option(36),
     seed: int = typer.Option(7), end: str = typer.Option("2024-06-30"),
 ) -> None:
@@ -280,10 +305,33 @@ def evaluate(
     from poverty_warning.risk.backtest import summary_line
 
     try:
-        metrics = training.evaluate(Workspace.default().root / "ml", *_ml_args(city, persons, months, seed, end))
-    except ValueError as exc:
+        if warehouse is not None:
+            metrics = training.evaluate_warehouse(_warehouse_path(warehouse), policy, seed)
+        else:
+            metrics = training.evaluate(Workspace.default().root / "ml", *_ml_args(city, persons, months, seed, end))
+    except _training_errors() as exc:
         _fail(str(exc))
     typer.echo(summary_line(metrics))
+
+
+@app.command()
+def retrain(
+    warehouse: Path = typer.Option(..., help="the pipeline warehouse whose latest history trains the challenger"),
+    models_dir: Path = typer.Option(None, "--models-dir", help="where the champion lives (default models/)"),
+    policy: Optional[str] = typer.Option(None, help="policy the warehouse's marts were built for (default: recorded)"),
+    seed: int = typer.Option(7),
+) -> None:
+    """The monthly task: train a challenger, backtest it against the champion on the same recent months, and
+    promote it only if PR-AUC is better and calibration (Brier) no worse; the decision goes to meta.model_registry."""
+    _quiet_logs()
+    from poverty_warning import training
+    from poverty_warning.settings import MODELS_DIR
+
+    try:
+        decision = training.retrain(_warehouse_path(warehouse), models_dir or MODELS_DIR, policy, seed)
+    except _training_errors() as exc:
+        _fail(str(exc))
+    typer.echo(decision.line())
 
 
 @app.command()

@@ -21,11 +21,26 @@ CREATE TABLE IF NOT EXISTS meta.gx_results (
 -- score: the latest night's household risk scores (a dbt source, `risk`), and drift per night
 CREATE TABLE IF NOT EXISTS risk.household_scores (
     household_id VARCHAR, feature_month DATE, risk_score DOUBLE, risk_band VARCHAR, risk_reasons VARCHAR,
-    model_version VARCHAR);
+    model_version VARCHAR, model_trained_locally BOOLEAN, model_note VARCHAR);
+-- whether the scoring model learnt from this warehouse; when not, the note 模型未使用本地数据训练 goes on the lists
+ALTER TABLE risk.household_scores ADD COLUMN IF NOT EXISTS model_trained_locally BOOLEAN;
+ALTER TABLE risk.household_scores ADD COLUMN IF NOT EXISTS model_note VARCHAR;
 CREATE TABLE IF NOT EXISTS meta.model_monitoring (
-    night DATE, model_version VARCHAR, item VARCHAR, psi DOUBLE, sample_size BIGINT);
+    night DATE, model_version VARCHAR, item VARCHAR, psi DOUBLE, sample_size BIGINT, trained_locally BOOLEAN);
 -- warehouses made before the sample size was recorded gain the column (the report judges drift by it)
 ALTER TABLE meta.model_monitoring ADD COLUMN IF NOT EXISTS sample_size BIGINT;
+ALTER TABLE meta.model_monitoring ADD COLUMN IF NOT EXISTS trained_locally BOOLEAN;
+
+-- the warehouse's identity, stamped once (warehouse.stamp_identity): a model records the identity it learnt from
+CREATE TABLE IF NOT EXISTS meta.warehouse_identity (warehouse_id VARCHAR, stamped_at TIMESTAMP);
+-- transform: the policy each dbt build was for (training reads the marts for the policy they were built for)
+CREATE TABLE IF NOT EXISTS meta.builds (night DATE, policy_id VARCHAR, built_at TIMESTAMP);
+-- training: every model version trained on this warehouse, its card, and the promotion decision
+CREATE TABLE IF NOT EXISTS meta.model_registry (
+    model_version VARCHAR, trained_at TIMESTAMP, warehouse_id VARCHAR, trained_through DATE,
+    test_first_month DATE, test_last_month DATE, pr_auc DOUBLE, brier DOUBLE,
+    champion_version VARCHAR, champion_pr_auc DOUBLE, champion_brier DOUBLE,
+    decision VARCHAR, reason VARCHAR, card VARCHAR);
 
 -- a reviewer's release of a held night (quality.release), shown on the report and audited
 CREATE TABLE IF NOT EXISTS meta.releases (

@@ -1,12 +1,20 @@
-"""`poverty-warning train` / `evaluate`: a synthetic city through the real pipeline, then the backtest."""
+"""`poverty-warning train` / `evaluate` / `retrain`: the model learns from a warehouse's own landed history.
+
+`--warehouse PATH` reads the nightly marts of a pipeline warehouse (read-only); without it a synthetic city
+is generated, put through the same pipeline into its own warehouse, and that warehouse is read the same way.
+Every trained version, its card and the promotion decision are kept in the warehouse's meta.model_registry.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
+from poverty_warning import warehouse
 from poverty_warning.risk import backtest
 from poverty_warning.risk import card
 from poverty_warning.risk.features import load
@@ -42,12 +50,169 @@ def prepare(root: Path, city: str, persons: int, months: int, seed: int, end: st
     return ws.duckdb_path
 
 
-def _frame(db: Path):
-    con = duckdb.connect(str(db))
+@dataclass
+class History:
+    """A warehouse's landed history as the model sees it."""
+    path: Path
+    warehouse_id: str
+    policy_id: str
+    frame: pd.DataFrame
+    synthetic: dict | None  # the synthetic city the warehouse was filled from, if it was
+
+    def describe(self) -> dict:
+        months = self.frame["feature_month"]
+        labelled = backtest.usable(self.frame)
+        return {"warehouse": str(self.path), "warehouse_id": self.warehouse_id, "policy_id": self.policy_id,
+                "first_month": str(months.min().date()), "last_month": str(months.max().date()),
+                "households": int(self.frame["household_id"].nunique()), "feature_rows": int(len(self.frame)),
+                "labelled_rows": int(len(labelled)), "synthetic": self.synthetic}
+
+
+def _built_for(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The policy the marts were last built for, as recorded by the transform step."""
     try:
-        return load(con)
+        row = con.execute("SELECT policy_id FROM meta.builds ORDER BY built_at DESC LIMIT 1").fetchone()
+    except duckdb.Error:
+        row = None
+    if row:
+        return [row[0]]
+    try:  # warehouses built before meta.builds existed: the policy the fund KPIs were computed for
+        return [r[0] for r in con.execute("SELECT DISTINCT policy_id FROM marts.fct_fund_kpis").fetchall()]
+    except duckdb.Error:
+        return []
+
+
+def _read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.ConnectionException:
+        # This process already holds the file read-write (an in-process dbt build keeps its connection):
+        # DuckDB allows one configuration per file and process. Only SELECTs follow.
+        return duckdb.connect(str(path))
+
+
+def read_history(path: Path, policy_id: str | None = None) -> History:
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ValueError(f"no warehouse at {path}")
+    con = _read_only(path)
+    try:
+        warehouse_id = warehouse.identity(con)
+        built_for = _built_for(con)
+        try:
+            frame = load(con)
+        except duckdb.CatalogException:
+            raise ValueError(f"{path} has no marts.fct_household_features: run a night on it first") from None
     finally:
         con.close()
+    if policy_id and built_for and policy_id not in built_for:
+        raise ValueError(f"the marts in {path} were built for {', '.join(built_for)}, not {policy_id}")
+    if not policy_id:
+        if len(built_for) != 1:
+            raise ValueError(f"cannot tell which policy the marts in {path} were built for: pass --policy")
+        policy_id = built_for[0]
+    if frame.empty:
+        raise ValueError(f"{path} holds no household months yet: run nights on it first")
+    if warehouse_id is None:  # a warehouse from before identities: stamp it now (a one-row meta write)
+        warehouse_id = warehouse.stamp(path)
+    prepared = path.parent / "prepared.json"
+    synthetic = json.loads(prepared.read_text(encoding="utf-8")) if prepared.exists() else None
+    return History(path, warehouse_id, policy_id, frame, synthetic)
+
+
+def _fit(history: History, seed: int) -> tuple[RiskModel, dict]:
+    model, metrics = backtest.run(history.frame, k_for(history.frame["household_id"].nunique()), seed)
+    model.meta["data"] = history.describe()
+    return model, metrics
+
+
+def register(path: Path, model: RiskModel, card_text: str, decision: str, reason: str,
+             champion: RiskModel | None = None, champion_scores: dict | None = None) -> None:
+    """Keep the version, its card and the decision in the warehouse it was trained on."""
+    m = model.meta
+    con = duckdb.connect(str(path))
+    try:
+        warehouse.stamp_identity(con)
+        con.execute("INSERT INTO meta.model_registry VALUES (?, current_timestamp, ?, CAST(? AS DATE), CAST(? AS DATE), "
+                    "CAST(? AS DATE), ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [m["version"], m["data"]["warehouse_id"], m["trained_through"], m["test_months"][0],
+                     m["test_months"][1], m["metrics"]["model"]["pr_auc"], m["metrics"]["model"]["brier"],
+                     champion.meta["version"] if champion else None,
+                     champion_scores["pr_auc"] if champion_scores else None,
+                     champion_scores["brier"] if champion_scores else None, decision, reason, card_text])
+    finally:
+        con.close()
+
+
+def _write(model: RiskModel, models_dir: Path) -> tuple[Path, str]:
+    path = model.write(models_dir)
+    card_path = card.write(models_dir / f"risk_model-{model.meta['version']}.card.md", model.meta)
+    return path, card_path.read_text(encoding="utf-8")
+
+
+def train_on_warehouse(db: Path, models_dir: Path = MODELS_DIR, policy_id: str | None = None, seed: int = 7,
+                       command: str | None = None) -> tuple[RiskModel, dict, Path]:
+    """Train on the warehouse's history and make the model the champion (a person asked for it)."""
+    history = read_history(db, policy_id)
+    model, metrics = _fit(history, seed)
+    model.meta["command"] = command or f"poverty-warning train --warehouse {history.path} --policy {history.policy_id}"
+    path, card_text = _write(model, models_dir)
+    model.promote(models_dir)
+    register(history.path, model, card_text, "promoted", "trained by hand (poverty-warning train)")
+    return model, metrics, path
+
+
+def evaluate_warehouse(db: Path, policy_id: str | None = None, seed: int = 7) -> dict:
+    history = read_history(db, policy_id)
+    return backtest.run(history.frame, k_for(history.frame["household_id"].nunique()), seed)[1]
+
+
+@dataclass
+class Decision:
+    challenger: RiskModel
+    challenger_scores: dict
+    champion: RiskModel | None
+    champion_scores: dict | None
+    promoted: bool
+    reason: str
+
+    def line(self) -> str:
+        c = self.challenger_scores
+        text = f"challenger {self.challenger.meta['version']} PR-AUC={c['pr_auc']:.4f} brier={c['brier']:.4f}"
+        if self.champion is not None:
+            d = self.champion_scores
+            text += f" | champion {self.champion.meta['version']} PR-AUC={d['pr_auc']:.4f} brier={d['brier']:.4f}"
+        return f"{text} | {'promoted' if self.promoted else 'kept the champion'}: {self.reason}"
+
+
+def judge(challenger: dict, champion: dict | None) -> tuple[bool, str]:
+    """Promote only on a better PR-AUC with a Brier score no worse, both on the same test months."""
+    if champion is None:
+        return True, "no champion yet"
+    if challenger["pr_auc"] <= champion["pr_auc"]:
+        return False, "PR-AUC not better than the champion's"
+    if challenger["brier"] > champion["brier"]:
+        return False, "better PR-AUC but worse calibration (Brier)"
+    return True, "better PR-AUC, calibration no worse"
+
+
+def retrain(db: Path, models_dir: Path = MODELS_DIR, policy_id: str | None = None, seed: int = 7) -> Decision:
+    """The monthly task: a challenger on the latest history, backtested against the champion on the same
+    recent months; promoted only if judge() says so. Every version and decision is registered."""
+    history = read_history(db, policy_id)
+    challenger, _ = _fit(history, seed)
+    challenger.meta["command"] = f"poverty-warning retrain --warehouse {history.path} --policy {history.policy_id}"
+    test = backtest.split(history.frame)
+    challenger_scores = backtest.score_test(test, challenger)
+    champion = RiskModel.load(models_dir)
+    champion_scores = backtest.score_test(test, champion) if champion is not None else None
+    promoted, reason = judge(challenger_scores, champion_scores)
+    _, card_text = _write(challenger, models_dir)
+    if promoted:
+        challenger.promote(models_dir)
+    register(history.path, challenger, card_text, "promoted" if promoted else "refused", reason,
+             champion, champion_scores)
+    return Decision(challenger, challenger_scores, champion, champion_scores, promoted, reason)
 
 
 def command_line(city, persons, months, seed, end) -> str:
@@ -56,18 +221,47 @@ def command_line(city, persons, months, seed, end) -> str:
 
 def train(root: Path, city: str, persons: int, months: int, seed: int, end: str,
           models_dir: Path = MODELS_DIR) -> tuple[RiskModel, dict, Path]:
-    frame = _frame(prepare(root, city, persons, months, seed, end))
-    k = k_for(frame["household_id"].nunique())
-    model, metrics = backtest.run(frame, k, seed)
-    model.meta["data"] = {"city": city, "persons": persons, "months": months, "seed": seed, "end": end,
-                          "synthetic": True}
-    model.meta["command"] = command_line(city, persons, months, seed, end)
-    path = model.save(models_dir)
-    card.write(models_dir / f"risk_model-{model.meta['version']}.card.md", model.meta)
-    return model, metrics, path
+    """A synthetic city through the pipeline into its own warehouse, then trained like any warehouse."""
+    from poverty_warning.synth.cities import CITIES
+
+    db = prepare(root, city, persons, months, seed, end)
+    return train_on_warehouse(db, models_dir, CITIES[city].policy_id, seed,
+                              command_line(city, persons, months, seed, end))
 
 
 def evaluate(root: Path, city: str, persons: int, months: int, seed: int, end: str) -> dict:
-    frame = _frame(prepare(root, city, persons, months, seed, end))
-    _, metrics = backtest.run(frame, k_for(frame["household_id"].nunique()), seed)
-    return metrics
+    from poverty_warning.synth.cities import CITIES
+
+    return evaluate_warehouse(prepare(root, city, persons, months, seed, end), CITIES[city].policy_id, seed)
+
+
+def build_training_dag(fileloc: str):
+    """The Airflow DAG `monthly_training`: on the 3rd of each month (the previous month's claims have
+    settled), `retrain` on the workspace's warehouse; the nightly score then uses whichever model is champion."""
+    import os
+
+    import pendulum
+    from airflow.sdk import DAG, Param, task
+
+    from poverty_warning.workspace import Workspace
+
+    with DAG(
+        dag_id="monthly_training",
+        schedule="0 4 3 * *",
+        start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
+        catchup=False,
+        max_active_runs=1,
+        params={"policy_id": Param(os.environ.get("POVERTY_WARNING_POLICY"), type=["null", "string"],
+                                   description="default: the policy the marts were last built for")},
+        tags=["poverty-warning"],
+        doc_md=build_training_dag.__doc__,
+    ) as dag:
+        @task(task_id="retrain")
+        def retrain_task(params=None) -> dict:
+            decision = retrain(Workspace.default().duckdb_path, MODELS_DIR, params.get("policy_id"))
+            return {"challenger": decision.challenger.meta["version"], "promoted": decision.promoted,
+                    "reason": decision.reason}
+
+        retrain_task()
+    dag.fileloc = fileloc
+    return dag

@@ -5,7 +5,7 @@ import json
 import logging
 
 from poverty_warning.policy import tables as policy_tables
-from poverty_warning.warehouse import connect
+from poverty_warning.warehouse import connect, record_build
 from poverty_warning.workspace import Workspace
 from poverty_warning import settings
 from poverty_warning.settings import DBT_PROJECT_DIR
@@ -90,3 +90,4 @@ def transform(ws: Workspace, as_of: str, policy_id: str) -> None:
     for (name, published), years in by_figure.items():
         log.warning("transform %s: %s not published for %s: the %d figure is carried forward",
                     as_of, name, ", ".join(map(str, years)), published)
+    record_build(ws, as_of, policy_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -21,11 +22,48 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(TABLES_SQL.read_text(encoding="utf-8"))
 
 
+def stamp_identity(con: duckdb.DuckDBPyConnection) -> str:
+    """Create the tables; stamp the warehouse with a random identity the first time; return the identity."""
+    create_tables(con)
+    found = identity(con)
+    if found:
+        return found
+    warehouse_id = uuid.uuid4().hex
+    con.execute("INSERT INTO meta.warehouse_identity VALUES (?, current_timestamp)", [warehouse_id])
+    return warehouse_id
+
+
+def identity(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The warehouse's identity, without writing (None if it was never stamped)."""
+    try:
+        found = con.execute("SELECT warehouse_id FROM meta.warehouse_identity LIMIT 1").fetchone()
+    except duckdb.Error:
+        return None
+    return found[0] if found else None
+
+
+def stamp(path: Path) -> str:
+    """Stamp a warehouse file that has no identity yet (a short one-row write)."""
+    con = duckdb.connect(str(path))
+    try:
+        return stamp_identity(con)
+    finally:
+        con.close()
+
+
+def record_build(ws: Workspace, night: str, policy_id: str) -> None:
+    con = connect(ws)
+    try:
+        con.execute("INSERT INTO meta.builds VALUES (CAST(? AS DATE), ?, current_timestamp)", [night, policy_id])
+    finally:
+        con.close()
+
+
 def connect(ws: Workspace, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     ws.ensure()
     con = duckdb.connect(str(ws.duckdb_path), read_only=read_only)
     if not read_only:
-        create_tables(con)
+        stamp_identity(con)
     return con
 
 

@@ -527,3 +527,11 @@ def test_returned_workbook_reader(tmp_path):
     pd.DataFrame({"x": [1]}).to_excel(plain, index=False)
     with pytest.raises(FeedFileError, match="not a returned outreach workbook"):
         read_feedback(plain, "outreach_feedback/plain.xlsx", None)
+def test_lists_and_report_mark_a_model_not_trained_on_this_warehouse(nights):
+    """The nights are scored with the shipped model, which learnt from a synthetic city, not from them."""
+    frames = [pd.read_csv(p, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+              for p in nights["ws"].outbox.glob(f"[0-9]*/{NIGHT}/预警关注.csv")]
+    watch = pd.concat(frames)
+    assert len(watch) and (watch["模型说明"] == "模型未使用本地数据训练").all()
+    report = nights["ws"].root / "reports" / NIGHT / "quality.html"
+    assert "模型未使用本地数据训练" in report.read_text(encoding="utf-8")

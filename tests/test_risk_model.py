@@ -18,8 +18,8 @@ from poverty_warning.risk.model import RiskModel
 from poverty_warning import nightly
 from poverty_warning.workspace import Workspace
 
-LINE = re.compile(r"^model PR-AUC=\d\.\d\d recall@K=\d\.\d\d brier=\d\.\d{3} \| ratio-baseline PR-AUC=\d\.\d\d "
-                  r"recall@K=\d\.\d\d \| logit PR-AUC=\d\.\d\d recall@K=\d\.\d\d brier=\d\.\d{3} \| "
+LINE = re.compile(r"^model PR-AUC=\d\.\d\d recall@K=\d\.\d\d brier=\d\.\d{4} \| ratio-baseline PR-AUC=\d\.\d\d "
+                  r"recall@K=\d\.\d\d \| logit PR-AUC=\d\.\d\d recall@K=\d\.\d\d brier=\d\.\d{4} \| "
                   r"median_lead_months=\d+\.\d$")
 
 
@@ -220,3 +220,144 @@ def test_cli_rejects_a_too_short_history(tmp_path):
     result = subprocess.run([sys.executable, "-m", "poverty_warning.cli", "evaluate", "--months", "12"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "--months" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- learning from a warehouse's own history (issue 16) ---------------------------------------------------
+
+def _copy_warehouse(model, tmp_path, name):
+    target = tmp_path / name / "warehouse.duckdb"
+    target.parent.mkdir(parents=True)
+    shutil.copy(model.meta["data"]["warehouse"], target)
+    return target
+
+
+def test_card_names_the_warehouse_its_period_policy_and_rows(trained):
+    model, _, _, models = trained
+    data = model.meta["data"]
+    card = (models / f"risk_model-{model.meta['version']}.card.md").read_text(encoding="utf-8")
+    con = duckdb.connect(data["warehouse"])
+    try:
+        first, last, rows, households = con.execute(
+            "SELECT CAST(min(feature_month) AS VARCHAR), CAST(max(feature_month) AS VARCHAR), count(*), "
+            "count(DISTINCT household_id) FROM marts.fct_household_features").fetchone()
+        warehouse_id = con.execute("SELECT warehouse_id FROM meta.warehouse_identity").fetchone()[0]
+    finally:
+        con.close()
+    assert data["policy_id"] == "shanghai-2022" and data["warehouse_id"] == warehouse_id
+    for words in (data["warehouse"], warehouse_id, "shanghai-2022", f"{first} … {last}", f"{households} households",
+                  f"{rows} household-months", "By category", "baseline recall@K"):
+        assert words in card, words
+
+
+def test_too_short_history_is_one_line_with_the_months_needed(trained, tmp_path):
+    import subprocess
+    import sys
+
+    model, _, _, _ = trained
+    short = _copy_warehouse(model, tmp_path, "short")
+    con = duckdb.connect(str(short))
+    # Keep the first 21 household months: months 12..21 have a year of history, and of those only the
+    # ones with 6 months of label window after them (12..15) are labelled: 4 months, against the 14 the
+    # backtest needs (4 test + 2 calibration + a 6-month gap + at least 2 training months).
+    con.execute("DELETE FROM marts.fct_household_features WHERE feature_month >= "
+                "(SELECT min(feature_month) FROM marts.fct_household_features) + INTERVAL 21 MONTH")
+    con.execute("UPDATE marts.fct_household_features SET label = NULL, label_complete = false "
+                "WHERE feature_month >= (SELECT max(feature_month) FROM marts.fct_household_features) - INTERVAL 5 MONTH")
+    have = con.execute("SELECT count(DISTINCT feature_month) FROM marts.fct_household_features WHERE "
+                       "months_observed >= 12 AND label_complete AND label IS NOT NULL").fetchone()[0]
+    con.close()
+    models = tmp_path / "models"
+    result = subprocess.run([sys.executable, "-m", "poverty_warning.cli", "train", "--warehouse", str(short),
+                             "--models-dir", str(models)], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert f"{have} labelled months" in result.stderr and "needs 14" in result.stderr
+    assert not models.exists() or not list(models.iterdir())  # no model written
+
+
+def _predictions_after_altering(trained, tmp_path, name, months_sql):
+    """Train on a copy of the warehouse whose labels are flipped in some months; score fixed rows."""
+    model, _, _, _ = trained
+    copy = _copy_warehouse(model, tmp_path, name)
+    con = duckdb.connect(str(copy))
+    con.execute(f"UPDATE marts.fct_household_features SET label = 1 - label WHERE label IS NOT NULL AND {months_sql}")
+    frame = load(con)
+    con.close()
+    retrained, _, _ = training.train_on_warehouse(copy, tmp_path / name / "models", "shanghai-2022", seed=3)
+    probe = frame[frame["feature_month"] == frame["feature_month"].max()]
+    return model.predict(probe), retrained.predict(probe)
+
+
+def test_no_leakage_test_labels_never_reach_the_fit(trained, tmp_path):
+    model, _, _, _ = trained
+    test_from = model.meta["test_months"][0]
+    original, altered = _predictions_after_altering(trained, tmp_path, "flip-test",
+                                                    f"feature_month >= DATE '{test_from}'")
+    assert (original == altered).all()
+    # The same check can fail: flipping the calibration months' labels does change the model.
+    calibration = model.meta["calibration_months"]
+    original, altered = _predictions_after_altering(
+        trained, tmp_path, "flip-calibration",
+        f"feature_month BETWEEN DATE '{calibration[0]}' AND DATE '{calibration[1]}'")
+    assert not (original == altered).all()
+
+
+def test_promotion_rule_worked_by_hand():
+    assert training.judge({"pr_auc": 0.30, "brier": 0.010}, None) == (True, "no champion yet")
+    assert training.judge({"pr_auc": 0.31, "brier": 0.0100}, {"pr_auc": 0.30, "brier": 0.0100})[0]
+    assert not training.judge({"pr_auc": 0.30, "brier": 0.0090}, {"pr_auc": 0.30, "brier": 0.0100})[0]
+    promoted, reason = training.judge({"pr_auc": 0.40, "brier": 0.0101}, {"pr_auc": 0.30, "brier": 0.0100})
+    assert not promoted and "Brier" in reason
+
+
+def test_champion_challenger_promotes_then_refuses_and_registers(trained, tmp_path):
+    import json
+
+    from sklearn.dummy import DummyClassifier
+
+    model, _, _, _ = trained
+    db = _copy_warehouse(model, tmp_path, "registry")
+    models = tmp_path / "models"
+    # A weak champion: the base rate for every household (PR-AUC = the positive share).
+    con = duckdb.connect(str(db))
+    frame = backtest.usable(load(con))
+    con.close()
+    weak = RiskModel(DummyClassifier(strategy="prior").fit(frame[FEATURES].to_numpy(float), frame["label"]),
+                     model.reference, {"version": "weak-prior"})
+    weak.save(models)
+    first = training.retrain(db, models, seed=3)
+    assert first.promoted and first.challenger_scores["pr_auc"] > first.champion_scores["pr_auc"]
+    assert json.loads((models / "latest.json").read_text())["version"] == first.challenger.meta["version"]
+    second = training.retrain(db, models, seed=3)  # the same data: an equal challenger is not better
+    assert not second.promoted and second.reason == "PR-AUC not better than the champion's"
+    assert json.loads((models / "latest.json").read_text())["version"] == first.challenger.meta["version"]
+    con = duckdb.connect(str(db))
+    registry = con.execute("SELECT model_version, champion_version, decision, card FROM meta.model_registry "
+                           "ORDER BY trained_at").df()
+    con.close()
+    assert list(registry["decision"]) == ["promoted", "promoted", "refused"]  # the copy's own train, then two
+    assert list(registry["champion_version"])[1:] == ["weak-prior", first.challenger.meta["version"]]
+    assert registry["card"].str.startswith("# Risk model card").all()
+    assert (models / f"risk_model-{second.challenger.meta['version']}.joblib").exists()  # refused ones are kept
+
+
+def test_scores_say_when_the_model_did_not_learn_here(trained, tmp_path):
+    from poverty_warning.risk.scoring import NOT_LOCAL_ZH, score
+
+    model, _, _, _ = trained
+    night = "2024-06-30"
+    con = duckdb.connect(model.meta["data"]["warehouse"])
+    try:
+        local = score(con, night, model)
+    finally:
+        con.close()
+    assert local["model_trained_locally"].all() and (local["model_note"] == "").all()
+    other = _copy_warehouse(model, tmp_path, "other-city")
+    con = duckdb.connect(str(other))
+    try:
+        con.execute("UPDATE meta.warehouse_identity SET warehouse_id = 'another-bureau'")
+        foreign = score(con, night, model)
+        stored = con.execute("SELECT DISTINCT model_note FROM marts.household_risk_scores").fetchall()
+    finally:
+        con.close()
+    assert not foreign["model_trained_locally"].any() and stored == [(NOT_LOCAL_ZH,)]

@@ -61,9 +61,10 @@ def _risk_scores(con) -> pd.DataFrame:
     """The early-warning model's scores, where it has scored tonight: shown beside the priority, for
     reference (the priority follows the rules)."""
     try:
-        return con.execute("SELECT household_id, risk_score, risk_band, risk_reasons FROM risk.household_scores").df()
-    except duckdb.Error:
-        return pd.DataFrame(columns=["household_id", "risk_score", "risk_band", "risk_reasons"])
+        return con.execute("SELECT household_id, risk_score, risk_band, risk_reasons, model_note "
+                           "FROM risk.household_scores").df()
+    except duckdb.Error:  # no scores tonight, or scores from before the model note existed
+        return pd.DataFrame(columns=["household_id", "risk_score", "risk_band", "risk_reasons", "model_note"])
 
 
 def _feedback(con, night: str) -> pd.DataFrame:

@@ -52,7 +52,8 @@ BURDEN = [Col("burden_amount", "医疗负担（元）", AMOUNT, 10.5, wrap=True)
 ASSISTANCE = [Col("expected_assistance", "应得救助（元）", AMOUNT, 10, wrap=True),
               Col("paid_assistance", "已付救助（元）", AMOUNT, 10, wrap=True),
               Col("unpaid_assistance", "未付救助（元）", AMOUNT, 10, wrap=True)]
-RISK = [Col("risk_score", "风险评分", SCORE, 6, wrap=True), Col("risk_band", "风险等级", width=6, wrap=True)]
+RISK = [Col("risk_score", "风险评分", SCORE, 6, wrap=True), Col("risk_band", "风险等级", width=6, wrap=True),
+        Col("model_note", "模型说明", width=10, wrap=True)]  # 模型未使用本地数据训练 when the model learnt elsewhere
 TAIL = [Col("reason_zh", "原因", width=24, wrap=True), Col("action_zh", "建议措施", width=13, wrap=True)]
 FEEDBACK = [Col(f"feedback_{i}", h, DATE if field == "updated_at" else TEXT,
                 {"status": 8.5, "updated_at": 9.5, "consent_to_charity": 7, "note": 10}[field], wrap=True)

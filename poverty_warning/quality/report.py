@@ -27,6 +27,7 @@ from poverty_warning.contract.vocabulary import FEED_AGENCY_ZH, FEED_ZH
 from poverty_warning.quality import batch_checks, release as releases, warning_lists
 from poverty_warning.quality.expectations import data_docs_index
 from poverty_warning.risk.features import LABEL_ZH
+from poverty_warning.risk.scoring import NOT_LOCAL_ZH
 from poverty_warning.workspace import Workspace
 
 WINDOW_NIGHTS = 30
@@ -268,7 +269,9 @@ def _drift(drift: pd.DataFrame, figures: dict, cfg: dict) -> dict:
     out = {"watch": watch, "warn": warn, "model_min": int(cfg["drift"]["model_min_households"]),
            "claims_min": int(cfg["drift"]["min_rows"]),
            "claims_rows": figures.get("claims_amount_rows"), "claims_psi": figures.get("claims_amount_psi"),
-           "scored": None, "items": [], "judged": False}
+           "scored": None, "items": [], "judged": False, "not_local": None}
+    if len(drift) and "trained_locally" in drift and drift["trained_locally"].eq(False).any():
+        out["not_local"] = NOT_LOCAL_ZH
     if out["claims_psi"] is not None:
         out["claims_reading"] = reading(float(out["claims_psi"]))
     if len(drift) and "sample_size" in drift and drift["sample_size"].notna().any():

@@ -13,6 +13,18 @@ from poverty_warning.risk.features import FEATURES
 from poverty_warning.risk.model import RiskModel, fit_calibrated, logistic, reference_of, version_of
 
 HORIZON = 6  # months the label looks ahead
+FULL_YEAR = 12  # months of history a household-month needs before it is used (the 12-month burden)
+TEST_MONTHS, CALIBRATE_MONTHS = 4, 2
+
+
+class HistoryTooShort(ValueError):
+    """Too few labelled months for a time-ordered backtest."""
+
+    def __init__(self, have: int, need: int):
+        self.have, self.need = have, need
+        # Landed months: the first year only builds history, the last HORIZON months have no complete label.
+        super().__init__(f"{have} labelled months with a full year of history behind them, the backtest needs "
+                         f"{need} (about {need + FULL_YEAR - 1 + HORIZON} months of landed claims)")
 
 
 @dataclass
@@ -24,21 +36,24 @@ class Split:
 
 
 def usable(frame: pd.DataFrame) -> pd.DataFrame:
-    full = frame[frame["months_observed"] >= 12]
+    full = frame[frame["months_observed"] >= FULL_YEAR]
     return full[full["label"].notna() & full["label_complete"]].assign(label=lambda d: d["label"].astype(int))
 
 
-def split(frame: pd.DataFrame, test_months: int = 4, calibrate_months: int = 2) -> Split:
+def months_needed(test_months: int = TEST_MONTHS, calibrate_months: int = CALIBRATE_MONTHS) -> int:
+    return test_months + calibrate_months + HORIZON + 2
+
+
+def split(frame: pd.DataFrame, test_months: int = TEST_MONTHS, calibrate_months: int = CALIBRATE_MONTHS) -> Split:
     rows = usable(frame)
     months = sorted(rows["feature_month"].unique())
-    if len(months) < test_months + calibrate_months + HORIZON + 2:
-        raise ValueError(f"{len(months)} labelled months with a full year of history: too few for a backtest "
-                         f"(need {test_months + calibrate_months + HORIZON + 2}); generate a longer city")
+    if len(months) < months_needed(test_months, calibrate_months):
+        raise HistoryTooShort(len(months), months_needed(test_months, calibrate_months))
     test = months[-test_months:]
     train_months = [m for m in months if m < test[0] - pd.DateOffset(months=HORIZON)]
     calibrate = train_months[-calibrate_months:]
     fit = train_months[:-calibrate_months]
-    full = frame[frame["months_observed"] >= 12]
+    full = frame[frame["months_observed"] >= FULL_YEAR]
     return Split(rows[rows["feature_month"].isin(fit)], rows[rows["feature_month"].isin(calibrate)],
                  rows[rows["feature_month"].isin(test)],
                  full[full["feature_month"] >= test[0] - pd.DateOffset(months=HORIZON)])
@@ -76,6 +91,46 @@ def lead_times(scored: pd.DataFrame, score: np.ndarray, k: int, first_firing: pd
     return leads
 
 
+# A group is named in the card when the model's recall@K there trails the ratio baseline's by this much
+# (10 points: fewer than nine in ten of the households the simple rule would have caught).
+MUCH_WORSE_RECALL_GAP = 0.10
+GROUPS = {"district_code": "district", "age_group": "oldest member's age band", "category_group": "category"}
+
+
+def category_group(frame: pd.DataFrame) -> pd.Series:
+    """The household's assistance category, coarsest first (from the feature flags)."""
+    return np.select([frame["has_dibao_or_tekun"] == 1, frame["has_low_income"] == 1, frame["has_disability"] == 1,
+                      frame["has_policy_category"] == 1],
+                     ["dibao/tekun", "low income/edge", "severe disability", "other category"], "no category")
+
+
+def by_group(test: pd.DataFrame, p_model: np.ndarray, p_baseline: np.ndarray, k: int) -> dict:
+    """Recall at K (K shared out by the group's size) and calibration per group, beside the ratio baseline."""
+    d = test.assign(score=p_model, baseline=p_baseline, category_group=category_group(test))
+    out = {}
+    for col in GROUPS:
+        out[col] = []
+        for value, part in d.groupby(col):
+            if part["label"].sum() == 0:
+                continue
+            k_group = max(1, k * len(part) // len(d))
+            recall, _ = recall_precision_at_k(part, part["score"].to_numpy(), k_group)
+            baseline, _ = recall_precision_at_k(part, part["baseline"].to_numpy(), k_group)
+            out[col].append({"group": str(value), "rows": int(len(part)), "positives": int(part["label"].sum()),
+                             "pr_auc": float(average_precision_score(part["label"], part["score"])),
+                             "recall_at_k": recall, "baseline_recall_at_k": baseline,
+                             "mean_predicted": float(part["score"].mean()), "observed": float(part["label"].mean()),
+                             "much_worse": bool(recall < baseline - MUCH_WORSE_RECALL_GAP)})
+    return out
+
+
+def score_test(split_: Split, model) -> dict:
+    """PR-AUC and Brier of a trained model on a split's test months (the champion/challenger comparison)."""
+    y = split_.test["label"].to_numpy(int)
+    p = model.predict(split_.test)
+    return {"pr_auc": float(average_precision_score(y, p)), "brier": float(brier_score_loss(y, p))}
+
+
 def run(frame: pd.DataFrame, k: int, seed: int = 0) -> tuple[RiskModel, dict]:
     s = split(frame)
     calibrated = fit_calibrated(s.train, s.calibrate, seed)
@@ -100,17 +155,7 @@ def run(frame: pd.DataFrame, k: int, seed: int = 0) -> tuple[RiskModel, dict]:
     leads = lead_times(scored, calibrated.predict_proba(scored[FEATURES].to_numpy(float))[:, 1], k,
                        s.test["feature_month"].min())
     metrics["lead_months"] = {"median": float(np.median(leads)) if leads else 0.0, "detected_firings": len(leads)}
-    groups = {}
-    for col in ("age_group", "district_code"):
-        groups[col] = []
-        for value, part in s.test.assign(score=p_model).groupby(col):
-            if part["label"].sum() == 0:
-                continue
-            r, _ = recall_precision_at_k(part, part["score"].to_numpy(), max(1, k * len(part) // len(s.test)))
-            groups[col].append({"group": str(value), "rows": int(len(part)), "positives": int(part["label"].sum()),
-                                "pr_auc": float(average_precision_score(part["label"], part["score"])),
-                                "recall_at_k": r})
-    metrics["by_group"] = groups
+    metrics["by_group"] = by_group(s.test, p_model, ratio_flag, k)
     meta = {"trained_through": str(s.calibrate["feature_month"].max().date()),
             "train_months": [str(s.train["feature_month"].min().date()), str(s.train["feature_month"].max().date())],
             "calibration_months": [str(s.calibrate["feature_month"].min().date()),
@@ -128,7 +173,7 @@ def run(frame: pd.DataFrame, k: int, seed: int = 0) -> tuple[RiskModel, dict]:
 
 def summary_line(m: dict) -> str:
     return (f"model PR-AUC={m['model']['pr_auc']:.2f} recall@K={m['model']['recall_at_k']:.2f} "
-            f"brier={m['model']['brier']:.3f} | ratio-baseline PR-AUC={m['ratio_baseline']['pr_auc']:.2f} "
+            f"brier={m['model']['brier']:.4f} | ratio-baseline PR-AUC={m['ratio_baseline']['pr_auc']:.2f} "
             f"recall@K={m['ratio_baseline']['recall_at_k']:.2f} | logit PR-AUC={m['logit']['pr_auc']:.2f} "
-            f"recall@K={m['logit']['recall_at_k']:.2f} brier={m['logit']['brier']:.3f} | "
+            f"recall@K={m['logit']['recall_at_k']:.2f} brier={m['logit']['brier']:.4f} | "
             f"median_lead_months={m['lead_months']['median']:.1f}")

@@ -53,13 +53,27 @@ class RiskModel:
             out.append("；".join(REASON_ZH[FEATURES[j]] for j in order))
         return out
 
-    def save(self, folder: Path = MODELS_DIR) -> Path:
+    def write(self, folder: Path = MODELS_DIR) -> Path:
+        """Keep this version's file (every version is kept; only `promote` makes it the one that scores)."""
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"risk_model-{self.meta['version']}.joblib"
         joblib.dump({"estimator": self.estimator, "reference": self.reference, "meta": self.meta}, path)
-        (folder / "latest.json").write_text(json.dumps(
-            {"version": self.meta["version"], "file": path.name}, indent=2) + "\n", encoding="utf-8")
         return path
+
+    def promote(self, folder: Path = MODELS_DIR) -> None:
+        """Make this version the champion: latest.json is what the nightly score loads."""
+        (folder / "latest.json").write_text(json.dumps(
+            {"version": self.meta["version"], "file": f"risk_model-{self.meta['version']}.joblib"}, indent=2) + "\n",
+            encoding="utf-8")
+
+    def save(self, folder: Path = MODELS_DIR) -> Path:
+        path = self.write(folder)
+        self.promote(folder)
+        return path
+
+    def trained_on(self) -> str | None:
+        """The identity of the warehouse this model learnt from (None: an older or synthetic-only model)."""
+        return self.meta.get("data", {}).get("warehouse_id")
 
     @classmethod
     def load(cls, folder: Path = MODELS_DIR) -> "RiskModel | None":

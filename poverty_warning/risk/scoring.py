@@ -11,8 +11,10 @@ import pandas as pd
 
 from poverty_warning.risk.features import FEATURES, load
 from poverty_warning.risk.model import RiskModel, band
+from poverty_warning.warehouse import create_tables, identity
 
-from poverty_warning.warehouse import create_tables
+# Shown beside every score from a model that never learnt from this warehouse's households.
+NOT_LOCAL_ZH = "模型未使用本地数据训练"
 
 
 def psi(reference: dict, values: np.ndarray) -> float:
@@ -29,6 +31,12 @@ def psi(reference: dict, values: np.ndarray) -> float:
     return float(total)
 
 
+def trained_locally(con: duckdb.DuckDBPyConnection, model: RiskModel) -> bool:
+    """True only when the model's training warehouse is this one (same stamped identity)."""
+    here = identity(con)
+    return here is not None and model.trained_on() == here
+
+
 def score(con: duckdb.DuckDBPyConnection, night: str, model: RiskModel) -> pd.DataFrame:
     """Score every household on the last complete month before the night; store and return the scores."""
     month = (dt.date.fromisoformat(night).replace(day=1) - dt.timedelta(days=1)).replace(day=1)
@@ -40,8 +48,9 @@ def score(con: duckdb.DuckDBPyConnection, night: str, model: RiskModel) -> pd.Da
     rows["risk_score"] = probability
     rows["risk_band"] = [band(p) for p in probability]
     rows["risk_reasons"] = model.reasons(rows) if len(rows) else []
+    local = trained_locally(con, model)
     scored = rows[["household_id", "feature_month", "risk_score", "risk_band", "risk_reasons"]].assign(
-        model_version=model.meta["version"])
+        model_version=model.meta["version"], model_trained_locally=local, model_note="" if local else NOT_LOCAL_ZH)
     create_tables(con)
     con.register("scored", scored)
     con.execute("DELETE FROM risk.household_scores")  # the latest night's scores only
@@ -50,7 +59,7 @@ def score(con: duckdb.DuckDBPyConnection, night: str, model: RiskModel) -> pd.Da
     con.execute("DELETE FROM meta.model_monitoring WHERE night = CAST(? AS DATE)", [night])
     drift = [("score", psi(model.reference["score_bins"], probability))]
     drift += [(f, psi(model.reference["feature_bins"][f], rows[f].to_numpy(float))) for f in FEATURES]
-    con.executemany("INSERT INTO meta.model_monitoring (night, model_version, item, psi, sample_size) "
-                    "VALUES (CAST(? AS DATE), ?, ?, ?, ?)",
-                    [[night, model.meta["version"], item, value, len(rows)] for item, value in drift])
+    con.executemany("INSERT INTO meta.model_monitoring (night, model_version, item, psi, sample_size, "
+                    "trained_locally) VALUES (CAST(? AS DATE), ?, ?, ?, ?, ?)",
+                    [[night, model.meta["version"], item, value, len(rows), local] for item, value in drift])
     return scored
