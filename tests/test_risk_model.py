@@ -227,6 +227,9 @@ def test_cli_rejects_a_too_short_history(tmp_path):
 def _copy_warehouse(model, tmp_path, name):
     target = tmp_path / name / "warehouse.duckdb"
     target.parent.mkdir(parents=True)
+    con = duckdb.connect(model.meta["data"]["warehouse"])
+    con.execute("CHECKPOINT")  # this process still holds the file (dbt ran in it): flush the WAL before copying
+    con.close()
     shutil.copy(model.meta["data"]["warehouse"], target)
     return target
 
@@ -357,7 +360,7 @@ def test_scores_say_when_the_model_did_not_learn_here(trained, tmp_path):
     try:
         con.execute("UPDATE meta.warehouse_identity SET warehouse_id = 'another-bureau'")
         foreign = score(con, night, model)
-        stored = con.execute("SELECT DISTINCT model_note FROM marts.household_risk_scores").fetchall()
+        stored = con.execute("SELECT DISTINCT model_note FROM risk.household_scores").fetchall()
     finally:
         con.close()
     assert not foreign["model_trained_locally"].any() and stored == [(NOT_LOCAL_ZH,)]
