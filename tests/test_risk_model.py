@@ -321,12 +321,12 @@ def test_champion_challenger_promotes_then_refuses_and_registers(trained, tmp_pa
     model, _, _, _ = trained
     db = _copy_warehouse(model, tmp_path, "registry")
     models = tmp_path / "models"
-    # A weak champion: the base rate for every household (PR-AUC = the positive share).
+    # A weak champion: 0.5 for every household (PR-AUC = the positive share, Brier about 0.25).
     con = duckdb.connect(str(db))
     frame = backtest.usable(load(con))
     con.close()
-    weak = RiskModel(DummyClassifier(strategy="prior").fit(frame[FEATURES].to_numpy(float), frame["label"]),
-                     model.reference, {"version": "weak-prior"})
+    weak = RiskModel(DummyClassifier(strategy="uniform").fit(frame[FEATURES].to_numpy(float), frame["label"]),
+                     model.reference, {"version": "weak-uniform"})
     weak.save(models)
     first = training.retrain(db, models, seed=3)
     assert first.promoted and first.challenger_scores["pr_auc"] > first.champion_scores["pr_auc"]
@@ -339,7 +339,7 @@ def test_champion_challenger_promotes_then_refuses_and_registers(trained, tmp_pa
                            "ORDER BY trained_at").df()
     con.close()
     assert list(registry["decision"]) == ["promoted", "promoted", "refused"]  # the copy's own train, then two
-    assert list(registry["champion_version"])[1:] == ["weak-prior", first.challenger.meta["version"]]
+    assert list(registry["champion_version"])[1:] == ["weak-uniform", first.challenger.meta["version"]]
     assert registry["card"].str.startswith("# Risk model card").all()
     assert (models / f"risk_model-{second.challenger.meta['version']}.joblib").exists()  # refused ones are kept
 
