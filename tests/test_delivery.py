@@ -71,7 +71,7 @@ def two_nights(small_city, tmp_path_factory, make_httpserver):
     first = nightly.run_night(ws, feeds, NIGHT, "shanghai-2022", webhook=webhook)
     after_first = {"calls": receiver.calls, "deliveries": _deliveries(ws), "keys": _manifest_keys(ws.outbox)}
     receiver.down = False
-    with pytest.raises(nightly.PublishBlocked, match="未送达"):
+    with pytest.raises(nightly.PublishHeld, match="未送达"):
         nightly.run_night(ws, feeds, HELD, "shanghai-2022", webhook=webhook)
     after_held = {"calls": receiver.calls, "deliveries": _deliveries(ws)}
     again = nightly.deliver(ws, HELD, webhook)

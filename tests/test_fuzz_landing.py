@@ -51,11 +51,13 @@ VALID_ROWS = {feed: pd.read_csv(BASE / feed / "part-0.csv", dtype=str, keep_defa
 VALID_ROWS["persons"] = {
     "person_id": "", "name": "测试", "sex": "F", "birth_date": "1990-01-01", "household_id": "HH-F",
     "relation": "head", "district_code": "310112", "subdistrict_code": "310112005", "subdistrict_name": "示例街道",
-    "phone": "13800000000"}
+    "phone": "13800000000", "community_name": "示例社区", "address": "示例路1号"}
 VALID_ROWS["charity_programs"] = {"program_id": "CP9", "name": "项目", "diagnosis_prefixes": "C34", "min_age": "0",
                                   "max_age": "120", "max_amount": "20000", "capacity": "10"}
 VALID_ROWS["outreach_feedback"] = {"case_id": "K1", "status": "contacted", "updated_at": "2024-03-01",
-                                   "consent_to_charity": "是", "note": "同意"}
+                                   "consent_to_charity": "是", "note": "同意", "subdistrict_code": "310112005"}
+VALID_ROWS["fund_accounts"] = {"year": "2023", "funding": "1200000", "spending": "1000000", "balance": "300000",
+                               "as_of": "2023-12-31"}
 
 
 def _valid_row(feed: str, n: int) -> dict:
