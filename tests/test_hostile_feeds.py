@@ -44,13 +44,19 @@ def test_outbox_writes_every_safe_subdistrict_and_skips_a_hostile_code(tmp_path)
            "priority": "高", "household_id": "HH-1", "person_name": "居民", "masked_id": "310112********0033",
            "age": 40, "category_zh": "低保", "burden": 1.0, "income": 2.0, "ratio": 0.5, "expected": 0.0,
            "paid": 0.0, "risk_score": None, "risk_band": None, "reason": "r", "action": "a",
-           "subdistrict_name": "街道"}
+           "subdistrict_name": "街道", "list_rank": 1}
+    from poverty_warning.publish.workbook import LIST_COLUMNS  # every column a list shows, empty where unused
+
+    row = {**{c.key: None for cols in LIST_COLUMNS.values() for c in cols}, **row}
     codes = ["310112005", *HOSTILE_CODES, "310112006"]
     items = pd.DataFrame([{**row, "case_id": f"K{i}", "subdistrict_code": c} for i, c in enumerate(codes)])
     referrals = pd.DataFrame([{"program_id": p, "program_name": "项目", "case_id": "K9", "household_id": "HH-1",
                                "person_name": "居民", "masked_id": "310112********0033", "age": 40,
                                "diagnoses": "C34", "burden_12_months": 1.0, "suggested_amount": 2.0}
                               for p in ("CP01", "../../../../escaped_charity")])
+    from poverty_warning.publish.delivery import REFERRAL_COLUMNS
+
+    referrals = referrals.reindex(columns=list(dict.fromkeys([*referrals.columns, *(c for c, _ in REFERRAL_COLUMNS)])))
     written = write_outbox(outbox, NIGHT, items, referrals)
     assert [p.relative_to(outbox).as_posix() for p in written] == [
         f"310112005/{NIGHT}", f"310112006/{NIGHT}", f"charity/CP01/{NIGHT}"]
