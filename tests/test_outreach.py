@@ -342,7 +342,8 @@ def test_escalation_and_cooldown_bring_a_case_back():
     create_tables(con)
     con.execute("CREATE TABLE staging.stg_outreach_feedback (case_id VARCHAR, feedback_status VARCHAR, "
                 "updated_at DATE, consent_to_charity BOOLEAN, source_file VARCHAR, source_row INTEGER)")
-    con.execute("INSERT INTO meta.case_log VALUES "
+    con.execute("INSERT INTO meta.case_log (night, case_id, policy_id, household_id, subdistrict_code, list_kind, "
+                "reason_key, level, action, status) VALUES "
                 "(DATE '2024-03-01', 'A', 'p', 'H1', 'S', 'warning', 'warning', 1, 'new', 'open'),"
                 "(DATE '2024-03-01', 'B', 'p', 'H2', 'S', 'warning', 'warning', 2, 'new', 'open'),"
                 "(DATE '2024-02-01', 'C', 'p', 'H3', 'S', 'warning', 'warning', 2, 'new', 'open'),"
@@ -415,10 +416,11 @@ def test_overdue_case_comes_back_one_priority_higher():
     """Due days 高 7, 中 14, 低 30 (defaults/outreach.yaml). Night 2024-03-10."""
     con = duckdb.connect()
     con.execute("CREATE SCHEMA meta; CREATE SCHEMA staging")
-    con.execute(outreach.CASE_LOG)
+    create_tables(con)
     con.execute("CREATE TABLE staging.stg_outreach_feedback (case_id VARCHAR, feedback_status VARCHAR, "
                 "updated_at DATE, consent_to_charity BOOLEAN, source_file VARCHAR, source_row INTEGER)")
-    con.execute("INSERT INTO meta.case_log VALUES "
+    con.execute("INSERT INTO meta.case_log (night, case_id, policy_id, household_id, subdistrict_code, list_kind, "
+                "reason_key, level, action, status) VALUES "
                 "(DATE '2024-03-01', 'F', 'p', 'H1', 'S', 'warning', 'warning', 3, 'new', 'open'),"  # 高 due 03-08
                 "(DATE '2024-03-01', 'G', 'p', 'H2', 'S', 'warning', 'warning', 2, 'new', 'open'),"  # 中 due 03-15
                 "(DATE '2024-02-20', 'H', 'p', 'H3', 'S', 'warning', 'warning', 2, 'new', 'open'),"  # 中 due 03-05
