@@ -445,7 +445,7 @@ def _referral_warehouse(consent_rows, used_before: int):
     2) first and the general programme Q second."""
     con = duckdb.connect()
     con.execute("CREATE SCHEMA meta; CREATE SCHEMA staging; CREATE SCHEMA intermediate")
-    con.execute(outreach.REFERRAL_LOG)
+    create_tables(con)
     for i in range(used_before):
         con.execute("INSERT INTO meta.referral_log VALUES (DATE '2024-03-01', ?, 'P', ?, true)", [f"OLD{i}", f"HX{i}"])
     con.execute("CREATE TABLE staging.stg_charity_programs AS SELECT * FROM (VALUES "
@@ -480,7 +480,7 @@ def test_referral_consent_yes_no_blank_and_programme_capacity():
     assert referrals.loc[0, "masked_id"] == "310112********0001"
     asking = items.set_index("household_id")
     assert asking["reason_key"].to_dict() == {"H2": "referral:Q", "H3": "referral:Q"}
-    con.execute(outreach.CASE_LOG)
+    create_tables(con)
     decided = outreach._decide_actions(con, "2024-03-10", items, {}).set_index("household_id")
     assert decided["action_taken"].to_dict() == {"H2": "closed", "H3": "new"}
 
