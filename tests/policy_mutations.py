@@ -41,8 +41,9 @@ FIGURE_KEYS = ("rate", "value", "amount", "threshold", "ratio", "multiplier", "l
                "min_yearly_base", "min_age", "min_age_male", "min_age_female", "max_disability_grade",
                "new_member_grace_months")
 # After the first run of a case only the tables built from the policy tables change (staging views
-# read the replaced tables by name; the risk model's features are not a policy output).
-POLICY_MODELS = ["--select", "source:policy+", "--exclude", "path:models/staging", "fct_household_features"]
+# read the replaced tables by name; the risk model's features and label verdicts are not a policy output).
+POLICY_MODELS = ["--select", "source:policy+", "--exclude", "path:models/staging", "fct_household_features",
+                 "int_rule_verdicts_monthly"]
 
 
 @dataclass

@@ -19,18 +19,21 @@
     cast(round({{ expr }}, 2) as decimal(18, 2))
 {%- endmacro %}
 
-{#- First and last day of a rule's window, for window kinds of the policy packs. -#}
-{% macro window_start(window_column) -%}
+{#- First and last day of a rule's window, for window kinds of the policy packs, on the as-of date
+    or on another day (`on`: the month-ends the model's label is judged on). -#}
+{% macro window_start(window_column, on=none) -%}
+    {%- set day = on if on is not none else as_of() -%}
     case {{ window_column }}
-        when 'trailing_12_whole_months' then cast({{ dbt.dateadd('month', -12, dbt.date_trunc('month', as_of())) }} as date)
-        when 'year_to_date' then cast({{ dbt.date_trunc('year', as_of()) }} as date)
+        when 'trailing_12_whole_months' then cast({{ dbt.dateadd('month', -12, dbt.date_trunc('month', day)) }} as date)
+        when 'year_to_date' then cast({{ dbt.date_trunc('year', day) }} as date)
     end
 {%- endmacro %}
 
-{% macro window_end(window_column) -%}
+{% macro window_end(window_column, on=none) -%}
+    {%- set day = on if on is not none else as_of() -%}
     case {{ window_column }}
-        when 'trailing_12_whole_months' then cast({{ dbt.dateadd('day', -1, dbt.date_trunc('month', as_of())) }} as date)
-        when 'year_to_date' then {{ as_of() }}
+        when 'trailing_12_whole_months' then cast({{ dbt.dateadd('day', -1, dbt.date_trunc('month', day)) }} as date)
+        when 'year_to_date' then {{ day }}
     end
 {%- endmacro %}
 
@@ -57,4 +60,9 @@
     (IDs are checked to 18 characters on landing; poverty_warning.contract.ids.mask does the same). -#}
 {% macro mask_resident_id(column) -%}
     {{ dbt.concat(["substring(" ~ column ~ ", 1, 6)", "'********'", dbt.right(column, 4)]) }}
+{%- endmacro %}
+
+{#- The day a claim counts on, as the contract dates it: an inpatient stay by its discharge. -#}
+{% macro claim_date(claims) -%}
+    case when {{ claims }}.visit_type = 'inpatient' then coalesce({{ claims }}.discharge_date, {{ claims }}.settle_date) else {{ claims }}.settle_date end
 {%- endmacro %}

@@ -13,7 +13,7 @@ reversed as (
 kept as (
     select
         c.*,
-        case when c.visit_type = 'inpatient' then coalesce(c.discharge_date, c.settle_date) else c.settle_date end as claim_date
+        {{ claim_date('c') }} as claim_date
     from claims as c
     left join reversed as r on r.claim_id = c.claim_id
     where c.reversal_of is null and r.claim_id is null
