@@ -50,6 +50,19 @@ def prepare(root: Path, city: str, persons: int, months: int, seed: int, end: st
     return ws.duckdb_path
 
 
+def warehouse_name(path: Path) -> str:
+    """The warehouse as a card names it, without the machine's absolute path: relative to the data folder's
+    parent when it lies in the data folder (data/ml/…/warehouse.duckdb), else its folder and file name.
+    The warehouse identity beside it tells two warehouses of the same name apart."""
+    from poverty_warning.workspace import default_root
+
+    path = Path(path).resolve()
+    data = default_root()
+    if path.is_relative_to(data):
+        return path.relative_to(data.parent).as_posix()
+    return f"{path.parent.name}/{path.name}"
+
+
 @dataclass
 class History:
     """A warehouse's landed history as the model sees it."""
@@ -58,14 +71,28 @@ class History:
     policy_id: str
     frame: pd.DataFrame
     synthetic: dict | None  # the synthetic city the warehouse was filled from, if it was
+    label: dict  # what a positive month is: the policy's candidate rules, or its alert warning level
 
     def describe(self) -> dict:
         months = self.frame["feature_month"]
         labelled = backtest.usable(self.frame)
-        return {"warehouse": str(self.path), "warehouse_id": self.warehouse_id, "policy_id": self.policy_id,
+        return {"warehouse": warehouse_name(self.path), "warehouse_id": self.warehouse_id,
+                "policy_id": self.policy_id, "label": self.label,
                 "first_month": str(months.min().date()), "last_month": str(months.max().date()),
                 "households": int(self.frame["household_id"].nunique()), "feature_rows": int(len(self.frame)),
                 "labelled_rows": int(len(labelled)), "synthetic": self.synthetic}
+
+
+def _label_of(con: duckdb.DuckDBPyConnection, policy_id: str) -> dict:
+    """The label fct_household_features built for the policy, with its clauses: the candidate rules when the
+    pack has any (int_rule_verdicts_monthly), else the pack's alert warning level on the burden ratio."""
+    rules = con.execute("SELECT rule, threshold_clause FROM staging.stg_policy__rules WHERE policy_id = ? "
+                        "ORDER BY rule", [policy_id]).fetchall()
+    if rules:
+        return {"kind": "rule", "rules": [{"rule": rule, "clause": clause} for rule, clause in rules]}
+    level = con.execute("SELECT CAST(min(ratio) AS DOUBLE), min(clause) FROM staging.stg_policy__warning_levels "
+                        "WHERE policy_id = ? AND warning_level = 'alert'", [policy_id]).fetchone()
+    return {"kind": "warning_level", "level": "alert", "ratio": level[0], "clause": level[1]}
 
 
 def _built_for(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -113,11 +140,16 @@ def read_history(path: Path, policy_id: str | None = None) -> History:
         policy_id = built_for[0]
     if frame.empty:
         raise ValueError(f"{path} holds no household months yet: run nights on it first")
+    con = _read_only(path)
+    try:
+        label = _label_of(con, policy_id)
+    finally:
+        con.close()
     if warehouse_id is None:  # a warehouse from before identities: stamp it now (a one-row meta write)
         warehouse_id = warehouse.stamp(path)
     prepared = path.parent / "prepared.json"
     synthetic = json.loads(prepared.read_text(encoding="utf-8")) if prepared.exists() else None
-    return History(path, warehouse_id, policy_id, frame, synthetic)
+    return History(path, warehouse_id, policy_id, frame, synthetic, label)
 
 
 def _fit(history: History, seed: int) -> tuple[RiskModel, dict]:
@@ -155,7 +187,8 @@ def train_on_warehouse(db: Path, models_dir: Path = MODELS_DIR, policy_id: str |
     """Train on the warehouse's history and make the model the champion (a person asked for it)."""
     history = read_history(db, policy_id)
     model, metrics = _fit(history, seed)
-    model.meta["command"] = command or f"poverty-warning train --warehouse {history.path} --policy {history.policy_id}"
+    model.meta["command"] = command or (f"poverty-warning train --warehouse {warehouse_name(history.path)} "
+                                        f"--policy {history.policy_id}")
     path, card_text = _write(model, models_dir)
     model.promote(models_dir)
     register(history.path, model, card_text, "promoted", "trained by hand (poverty-warning train)")
@@ -201,7 +234,8 @@ def retrain(db: Path, models_dir: Path = MODELS_DIR, policy_id: str | None = Non
     recent months; promoted only if judge() says so. Every version and decision is registered."""
     history = read_history(db, policy_id)
     challenger, _ = _fit(history, seed)
-    challenger.meta["command"] = f"poverty-warning retrain --warehouse {history.path} --policy {history.policy_id}"
+    challenger.meta["command"] = (f"poverty-warning retrain --warehouse {warehouse_name(history.path)} "
+                                  f"--policy {history.policy_id}")
     test = backtest.split(history.frame)
     challenger_scores = backtest.score_test(test, challenger)
     champion = RiskModel.load(models_dir)

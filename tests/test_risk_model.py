@@ -1,6 +1,7 @@
 """The early-warning model: no leakage in its features, a time-ordered backtest, artefacts with a card,
 the evaluate line, and scores on the lists."""
 import datetime as dt
+import json
 import re
 import shutil
 from pathlib import Path
@@ -173,12 +174,25 @@ def test_features_for_a_month_use_nothing_after_it(small_city, original_features
     assert (later_b >= later_a).all() and (later_b > later_a).any()  # the change is visible after M
 
 
+ML_CITY = ("shanghai", 6000, 32, 3, "2024-06-30")
+
+
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ml")
-    models = root / "models"
-    model, metrics, path = training.train(root / "data", "shanghai", 6000, 32, 3, "2024-06-30", models_dir=models)
+def ml_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("ml")
+
+
+@pytest.fixture(scope="module")
+def trained(ml_root):
+    models = ml_root / "models"
+    model, metrics, path = training.train(ml_root / "data", *ML_CITY, models_dir=models)
     return model, metrics, path, models
+
+
+@pytest.fixture(scope="module")
+def trained_db(trained, ml_root):
+    """The warehouse the trained model learnt from (prepared once: this only finds it)."""
+    return training.prepare(ml_root / "data", *ML_CITY)
 
 
 def test_backtest_is_time_ordered_with_a_gap(trained):
@@ -224,21 +238,21 @@ def test_cli_rejects_a_too_short_history(tmp_path):
 
 # --- learning from a warehouse's own history (issue 16) ---------------------------------------------------
 
-def _copy_warehouse(model, tmp_path, name):
+def _copy_warehouse(db, tmp_path, name):
     target = tmp_path / name / "warehouse.duckdb"
     target.parent.mkdir(parents=True)
-    con = duckdb.connect(model.meta["data"]["warehouse"])
+    con = duckdb.connect(str(db))
     con.execute("CHECKPOINT")  # this process still holds the file (dbt ran in it): flush the WAL before copying
     con.close()
-    shutil.copy(model.meta["data"]["warehouse"], target)
+    shutil.copy(db, target)
     return target
 
 
-def test_card_names_the_warehouse_its_period_policy_and_rows(trained):
+def test_card_names_the_warehouse_its_period_policy_and_rows(trained, trained_db):
     model, _, _, models = trained
     data = model.meta["data"]
     card = (models / f"risk_model-{model.meta['version']}.card.md").read_text(encoding="utf-8")
-    con = duckdb.connect(data["warehouse"])
+    con = duckdb.connect(str(trained_db))
     try:
         first, last, rows, households = con.execute(
             "SELECT CAST(min(feature_month) AS VARCHAR), CAST(max(feature_month) AS VARCHAR), count(*), "
@@ -252,12 +266,41 @@ def test_card_names_the_warehouse_its_period_policy_and_rows(trained):
         assert words in card, words
 
 
-def test_too_short_history_is_one_line_with_the_months_needed(trained, tmp_path):
+def test_card_holds_no_path_of_the_machine(trained, trained_db):
+    """The card and the model's metadata name the warehouse by folder and file plus its identity, never by
+    the absolute path it had on the machine that trained it."""
+    model, _, _, models = trained
+    card = (models / f"risk_model-{model.meta['version']}.card.md").read_text(encoding="utf-8")
+    meta = json.dumps(model.meta, ensure_ascii=False)
+    assert model.meta["data"]["warehouse"] == f"{trained_db.parent.name}/warehouse.duckdb"
+    for text in (card, meta):
+        assert str(trained_db.parent.parent) not in text and str(trained_db.resolve().parent.parent) not in text
+        assert not re.search(r"(?<![\w.])/(tmp|home|work|root|Users)/", text)
+    assert f"Warehouse `{trained_db.parent.name}/warehouse.duckdb` (identity `{model.meta['data']['warehouse_id']}`)" in card
+
+
+def test_warehouse_name_is_relative_to_the_data_folder(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    monkeypatch.setattr("poverty_warning.workspace.default_root", lambda: data)
+    assert training.warehouse_name(data / "ml" / "city-1" / "warehouse.duckdb") == "data/ml/city-1/warehouse.duckdb"
+    assert training.warehouse_name(tmp_path / "elsewhere" / "w.duckdb") == "elsewhere/w.duckdb"
+
+
+def test_card_says_which_rule_is_the_label(trained):
+    """shanghai-2022 has candidate rules: the card names both and their clauses (seed 001, 四)."""
+    model, _, _, models = trained
+    card = (models / f"risk_model-{model.meta['version']}.card.md").read_text(encoding="utf-8")
+    assert model.meta["data"]["label"]["kind"] == "rule"
+    for words in ("`expenditure_poverty_type1` (seed 001, 四 第一类支出型贫困家庭",
+                  "`expenditure_poverty_type2` (seed 001, 四 第二类支出型贫困家庭", "int_rule_verdicts_monthly"):
+        assert words in card, words
+
+
+def test_too_short_history_is_one_line_with_the_months_needed(trained_db, tmp_path):
     import subprocess
     import sys
 
-    model, _, _, _ = trained
-    short = _copy_warehouse(model, tmp_path, "short")
+    short = _copy_warehouse(trained_db, tmp_path, "short")
     con = duckdb.connect(str(short))
     # Keep the first 21 household months: months 12..21 have a year of history, and of those only the
     # ones with 6 months of label window after them (12..15) are labelled: 4 months, against the 14 the
@@ -278,10 +321,10 @@ def test_too_short_history_is_one_line_with_the_months_needed(trained, tmp_path)
     assert not models.exists() or not list(models.iterdir())  # no model written
 
 
-def _predictions_after_altering(trained, tmp_path, name, months_sql):
+def _predictions_after_altering(trained, trained_db, tmp_path, name, months_sql):
     """Train on a copy of the warehouse whose labels are flipped in some months; score fixed rows."""
     model, _, _, _ = trained
-    copy = _copy_warehouse(model, tmp_path, name)
+    copy = _copy_warehouse(trained_db, tmp_path, name)
     con = duckdb.connect(str(copy))
     con.execute(f"UPDATE marts.fct_household_features SET label = 1 - label WHERE label IS NOT NULL AND {months_sql}")
     frame = load(con)
@@ -291,16 +334,16 @@ def _predictions_after_altering(trained, tmp_path, name, months_sql):
     return model.predict(probe), retrained.predict(probe)
 
 
-def test_no_leakage_test_labels_never_reach_the_fit(trained, tmp_path):
+def test_no_leakage_test_labels_never_reach_the_fit(trained, trained_db, tmp_path):
     model, _, _, _ = trained
     test_from = model.meta["test_months"][0]
-    original, altered = _predictions_after_altering(trained, tmp_path, "flip-test",
+    original, altered = _predictions_after_altering(trained, trained_db, tmp_path, "flip-test",
                                                     f"feature_month >= DATE '{test_from}'")
     assert (original == altered).all()
     # The same check can fail: flipping the calibration months' labels does change the model.
     calibration = model.meta["calibration_months"]
     original, altered = _predictions_after_altering(
-        trained, tmp_path, "flip-calibration",
+        trained, trained_db, tmp_path, "flip-calibration",
         f"feature_month BETWEEN DATE '{calibration[0]}' AND DATE '{calibration[1]}'")
     assert not (original == altered).all()
 
@@ -313,13 +356,11 @@ def test_promotion_rule_worked_by_hand():
     assert not promoted and "Brier" in reason
 
 
-def test_champion_challenger_promotes_then_refuses_and_registers(trained, tmp_path):
-    import json
-
+def test_champion_challenger_promotes_then_refuses_and_registers(trained, trained_db, tmp_path):
     from sklearn.dummy import DummyClassifier
 
     model, _, _, _ = trained
-    db = _copy_warehouse(model, tmp_path, "registry")
+    db = _copy_warehouse(trained_db, tmp_path, "registry")
     models = tmp_path / "models"
     # A weak champion: 0.5 for every household (PR-AUC = the positive share, Brier about 0.25).
     con = duckdb.connect(str(db))
@@ -344,18 +385,18 @@ def test_champion_challenger_promotes_then_refuses_and_registers(trained, tmp_pa
     assert (models / f"risk_model-{second.challenger.meta['version']}.joblib").exists()  # refused ones are kept
 
 
-def test_scores_say_when_the_model_did_not_learn_here(trained, tmp_path):
+def test_scores_say_when_the_model_did_not_learn_here(trained, trained_db, tmp_path):
     from poverty_warning.risk.scoring import NOT_LOCAL_ZH, score
 
     model, _, _, _ = trained
     night = "2024-06-30"
-    con = duckdb.connect(model.meta["data"]["warehouse"])
+    con = duckdb.connect(str(trained_db))
     try:
         local = score(con, night, model)
     finally:
         con.close()
     assert local["model_trained_locally"].all() and (local["model_note"] == "").all()
-    other = _copy_warehouse(model, tmp_path, "other-city")
+    other = _copy_warehouse(trained_db, tmp_path, "other-city")
     con = duckdb.connect(str(other))
     try:
         con.execute("UPDATE meta.warehouse_identity SET warehouse_id = 'another-bureau'")

@@ -30,6 +30,21 @@ def _evaluate_command(meta: dict) -> str:
     return f"poverty-warning evaluate --warehouse {data.get('warehouse')} --policy {data.get('policy_id')}"
 
 
+def _label(label: dict | None, policy_id: str | None) -> str:
+    """Which label the model learnt, with the clauses it comes from."""
+    if not label:
+        return (f"the burden ratio reaches the alert warning level of `{policy_id}` (a model trained before the "
+                f"label followed the rules)")
+    if label["kind"] == "rule":
+        rules = "; ".join(f"`{r['rule']}` ({r['clause']})" for r in label["rules"])
+        return (f"one of the candidate rules of `{policy_id}` holds at that month-end, as the nightly lists "
+                f"judge it — burden, per-capita income line and asset tests included: {rules}. "
+                f"Judged in dbt at every month-end from what was known that day "
+                f"(`intermediate.int_rule_verdicts_monthly`)")
+    return (f"`{policy_id}` has no candidate rule, so the label is the pack's {label['level']} warning level: "
+            f"the burden ratio reaches {label['ratio']:.0%} ({label['clause']})")
+
+
 def _groups(by_group: dict) -> str:
     """Recall at K and calibration per group beside the ratio baseline; groups much worse are named."""
     text = ""
@@ -66,9 +81,10 @@ def write(path: Path, meta: dict) -> Path:
     synthetic = data.get("synthetic")
     text = f"""# Risk model card — version {meta['version']}
 
-**What it predicts.** For a household in a month M, the probability that it reaches its policy's
-identification line (the alert ratio of household income of the configured policy,
-`{data.get('policy_id')}`) in one of the next 6 months, having not reached it at M (seed 001, 二(三) early warning).
+**What it predicts.** For a household in a month M, the probability that it is identified in one of the
+next 6 months, not being identified at M (seed 001, 二(三) early warning).
+
+**Label.** A month-end counts as identified when {_label(data.get('label'), data.get('policy_id'))}.
 
 **Model.** scikit-learn `HistGradientBoostingClassifier`, calibrated with Platt (sigmoid) scaling on later
 months (`CalibratedClassifierCV` on a frozen estimator). Scores are banded 高 ≥ 0.30, 中 ≥ 0.10, else 低.
@@ -120,8 +136,8 @@ from data up to the end of the feature month only.
 
 ## Known limits
 
-{_synthetic_limit(synthetic)}* The label is the burden ratio at the policy's alert line; the per-capita income and asset tests of the
-  full rule are inputs, not part of the label.
+{_synthetic_limit(synthetic)}* A rule's verdict at a past month-end takes claims as settled by then and city figures as published
+  now (a figure published late for an earlier year is used for that year).
 * The first 12 months of any data are not used (the 12-month burden would be understated).
 * Reason codes explain the model, not the household: a worker still has to visit.
 """
