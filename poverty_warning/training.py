@@ -143,6 +143,8 @@ def read_history(path: Path, policy_id: str | None = None) -> History:
     con = _read_only(path)
     try:
         label = _label_of(con, policy_id)
+    except duckdb.CatalogException:
+        raise ValueError(f"{path} has no policy tables (staging.stg_policy__rules): run a night on it first") from None
     finally:
         con.close()
     if warehouse_id is None:  # a warehouse from before identities: stamp it now (a one-row meta write)

@@ -106,3 +106,94 @@ def test_verdicts_for_a_month_use_nothing_after_it(small_city, warehouse, tmp_pa
     la, lb = _query(warehouse, labels), _query(other, labels)
     pd.testing.assert_frame_equal(la[la["feature_month"] <= last_complete].reset_index(drop=True),
                                   lb[lb["feature_month"] <= last_complete].reset_index(drop=True))
+
+
+def test_a_policy_without_a_rule_learns_its_alert_warning_level():
+    """zhoushan-2019 has no candidate rule: the label is its pack's alert level (40%), named with its clause."""
+    from poverty_warning import training
+    from poverty_warning.risk.card import _label
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA staging")
+    con.execute("CREATE TABLE staging.stg_policy__rules (policy_id VARCHAR, rule VARCHAR, threshold_clause VARCHAR)")
+    con.execute("INSERT INTO staging.stg_policy__rules VALUES ('shanghai-2022', 'expenditure_poverty_type2', "
+                "'seed 001, 四 第二类')")
+    con.execute("CREATE TABLE staging.stg_policy__warning_levels (policy_id VARCHAR, warning_level VARCHAR, "
+                "ratio DECIMAL(9, 4), clause VARCHAR)")
+    con.execute("INSERT INTO staging.stg_policy__warning_levels VALUES "
+                "('zhoushan-2019', 'watch', 0.3, 'configurable'), "
+                "('zhoushan-2019', 'alert', 0.4, 'configurable: the national 40% line (seed 001, 四)')")
+    label = training._label_of(con, "zhoushan-2019")
+    assert label == {"kind": "warning_level", "level": "alert", "ratio": 0.4,
+                     "clause": "configurable: the national 40% line (seed 001, 四)"}
+    assert "reaches 40% (configurable: the national 40% line (seed 001, 四))" in _label(label, "zhoushan-2019")
+    assert training._label_of(con, "shanghai-2022") == {
+        "kind": "rule", "rules": [{"rule": "expenditure_poverty_type2", "clause": "seed 001, 四 第二类"}]}
+
+
+@pytest.mark.parametrize("city, night", [("wuhai", NIGHT), ("zhoushan", NIGHT)])
+def test_every_pack_labels_by_its_own_lists(city, night, tmp_path):
+    """Wuhai (a ratio rule with a monthly income line and a catastrophic multiplier): the month being run is
+    judged exactly as tonight's candidates. Zhoushan has no rule: no verdicts, and a month is identified when
+    its burden ratio reaches the alert level. (Taizhou's member rule: the test below.)"""
+    import datetime as dt
+
+    from poverty_warning.synth.cities import CITIES
+    from poverty_warning.synth.generator import generate
+
+    generate(city, 1500, dt.date(2023, 1, 1), dt.date.fromisoformat(night), 5, tmp_path / "feeds")
+    ws = Workspace(tmp_path / "night")
+    nightly.ingest(ws, tmp_path / "feeds", night)
+    nightly.transform(ws, night, CITIES[city].policy_id)
+    verdicts = _query(ws.duckdb_path, "SELECT household_id, person_id FROM intermediate.int_rule_verdicts_monthly "
+                                      f"WHERE meets_rule AND month_start = DATE '{night[:8]}01'")
+    candidates = _query(ws.duckdb_path, "SELECT household_id, person_id FROM marts.fct_candidates")
+    features = _query(ws.duckdb_path, "SELECT at_line_now, rule_ratio, alert_ratio FROM marts.fct_household_features "
+                                      "WHERE rule_ratio IS NOT NULL")
+    if city == "zhoushan":
+        assert _query(ws.duckdb_path, "SELECT count(*) AS n FROM intermediate.int_rule_verdicts_monthly")["n"][0] == 0
+        assert (features["at_line_now"] == (features["rule_ratio"] >= features["alert_ratio"])).all()
+        assert features["at_line_now"].any()
+    else:
+        key = lambda f: sorted(zip(f["household_id"], f["person_id"].fillna("")))  # noqa: E731
+        assert len(candidates) and key(verdicts) == key(candidates)
+
+
+def test_a_member_rule_is_judged_at_each_month_end(tmp_path):
+    """taizhou-2017, seed 003, 一(一): a low-income member's in-scope inpatient self-pay after insurance in the
+    year reaches 10,000 (含). LOW10K's member: 4,000 self-pay + 2,000 assistance paid on 2023-02-01 is 6,000
+    (not met in February to April); another 4,000 on 2023-05-01 makes 10,000 (met from May). LOWBELOW's
+    9,999.99 never meets it; DIBAO20K's member is not low-income. Each month's verdict names the member, and
+    the last one is the night's candidate list."""
+    from .casebook import Casebook
+
+    b = Casebook("321202")
+    low = b.household("LOW10K", 3, income=30000)
+    below = b.household("LOWBELOW", 2, income=30000)
+    dibao = b.household("DIBAO20K", 2, income=30000)
+    for p in low + below:
+        b.category(p, "low_income")
+    for p in dibao:
+        b.category(p, "dibao")
+    b.claim(low[0], "inpatient", "2023-02-01", self_in=4000, assistance_paid=2000)
+    b.claim(low[0], "inpatient", "2023-05-01", self_in=4000)
+    b.claim(below[0], "inpatient", "2023-05-01", self_in=9999.99)
+    b.claim(dibao[0], "inpatient", "2023-05-01", self_in=20000)
+    for month in range(2, 11):  # a claim settled every month, so every month-end is judged
+        b.claim(low[1], "outpatient", f"2023-{month:02d}-10", self_in=10)
+    feeds = b.write(tmp_path / "feeds")
+    ws = Workspace(tmp_path / "night")
+    nightly.ingest(ws, feeds, "2023-10-15")
+    nightly.transform(ws, "2023-10-15", "taizhou-2017")
+    verdicts = _query(ws.duckdb_path, "SELECT household_id, person_id, month_start, burden_amount, meets_rule "
+                                      "FROM intermediate.int_rule_verdicts_monthly ORDER BY household_id, month_start")
+    mine = verdicts[verdicts["household_id"] == "LOW10K"]
+    assert list(mine["person_id"].unique()) == [low[0]]
+    by_month = {str(m.date())[:7]: (float(a), bool(r)) for m, a, r in
+                zip(mine["month_start"], mine["burden_amount"], mine["meets_rule"])}
+    assert by_month == {"2023-02": (6000.0, False), "2023-03": (6000.0, False), "2023-04": (6000.0, False),
+                        **{f"2023-{m:02d}": (10000.0, True) for m in range(5, 11)}}
+    assert not verdicts.loc[verdicts["household_id"] != "LOW10K", "meets_rule"].any()
+    assert set(verdicts["household_id"]) == {"LOW10K", "LOWBELOW"}
+    candidates = _query(ws.duckdb_path, "SELECT household_id, person_id FROM marts.fct_candidates")
+    assert list(zip(candidates["household_id"], candidates["person_id"])) == [("LOW10K", low[0])]
