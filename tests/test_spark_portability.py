@@ -107,7 +107,8 @@ def test_compare_reports_different_columns_and_row_counts():
 
 
 def test_last_line():
-    outcome = Outcome(rows={"candidates": 3, "entitlements": 10, "enrollment_gaps": 2})
-    assert outcome.last_line() == "spark=identical candidates=3 entitlements=10 enrollment_gaps=2"
+    outcome = Outcome()
+    outcome.rows.update({"candidates": 3, "entitlements": 10, "gaps": 2})
+    assert outcome.last_line() == "spark=identical candidates=3 entitlements=10 gaps=2"
     outcome.differences.append("x")
-    assert outcome.last_line() == "spark=different candidates=3 entitlements=10 enrollment_gaps=2"
+    assert outcome.last_line() == "spark=different candidates=3 entitlements=10 gaps=2"
