@@ -1,48 +1,18 @@
 """`assess` on the contract's worked examples and on file-level faults."""
 import logging
 import shutil
-import subprocess
-import sys
-import traceback
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, REPO, read_csv
+from .conftest import EXAMPLES, read_csv, run_cli, run_cli_here
 
-CLI = [sys.executable, "-m", "poverty_warning.cli"]
 KEYS = {
     "candidates.csv": ["household_id", "rule"],
     "entitlements.csv": ["person_id", "year", "benefit"],
     "enrollment_gaps.csv": ["person_id", "category"],
 }
-
-
-def run_cli(*args, cwd=None):
-    return subprocess.run(CLI + list(args), capture_output=True, text=True, cwd=cwd or REPO)
-
-
-def run_cli_here(*args) -> subprocess.CompletedProcess:
-    """The CLI in this process, its stderr as a terminal would show it: what the command wrote, every log
-    record at WARNING or above (the CLI's default level), and a traceback for an exception other than its
-    exit. A new process would spend most of its time importing the pipeline before a one-line refusal."""
-    from typer.testing import CliRunner
-
-    from poverty_warning.cli import app
-
-    logged: list[str] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = lambda record: logged.append(f"{record.levelname} {record.name}: {record.getMessage()}\n")
-    logging.getLogger().addHandler(handler)
-    try:
-        result = CliRunner().invoke(app, list(args))
-    finally:
-        logging.getLogger().removeHandler(handler)
-    stderr = result.stderr + "".join(logged)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        stderr += "".join(traceback.format_exception(result.exception))  # starts "Traceback (most recent …"
-    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, stderr)
 
 
 def _same(expected: str, actual: str) -> bool:

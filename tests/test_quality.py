@@ -161,14 +161,9 @@ def test_every_row_check_has_an_expectation_in_its_suite():
         assert (SUITE_DIR / f"{feed}.json").exists()
 
 
-def test_faults_in_a_synthetic_city_fail_the_right_expectations(faulty_city, tmp_path, monkeypatch):
-    from poverty_warning import nightly
-    from poverty_warning.workspace import Workspace
-
-    feeds, injected = faulty_city
-    ws = Workspace(tmp_path / "data")
-    nightly.ingest(ws, feeds, "2023-06-30")
-    verdict = nightly.validate(ws, "2023-06-30")
+def test_faults_in_a_synthetic_city_fail_the_right_expectations(faulty_city, faulty_night):
+    _, injected = faulty_city
+    ws, verdict = faulty_night
     con = duckdb.connect(str(ws.duckdb_path), read_only=True)
     failed = con.execute("SELECT feed, check_code, unexpected_count FROM meta.gx_results "
                          "WHERE NOT success AND night = DATE '2023-06-30'").df()
@@ -217,10 +212,8 @@ def _validate(tmp_path: Path, feeds: Path, night: str = HELD_NIGHT):
     return ws, nightly.validate(ws, night)
 
 
-def test_a_night_without_claims_names_the_cause_first(small_city, tmp_path):
-    feeds = _copy_city(small_city, tmp_path)
-    shutil.rmtree(feeds / "claims" / HELD_NIGHT)
-    _, verdict = _validate(tmp_path, feeds)
+def test_a_night_without_claims_names_the_cause_first(claims_missing_night):
+    _, verdict = claims_missing_night
     lines = report_lines(Path(verdict["report"]))
     assert lines[0] == f"数据质量日报 · {HELD_NIGHT}"
     assert lines[1].startswith("结论：暂停发布")

@@ -1,7 +1,6 @@
 """The calculation trail (issue 20): `explain` on the contract example, one clear line for a user's
 mistake, the trail's totals equal to the marts' for every household of a small city, and the
 计算明细 files beside each sub-district's lists."""
-import os
 import re
 import subprocess
 import sys
@@ -9,15 +8,9 @@ import sys
 import pandas as pd
 import pytest
 
-from .conftest import EXAMPLES, REPO
+from .conftest import EXAMPLES, REPO, run_cli, run_cli_here
 
-CLI = [sys.executable, "-m", "poverty_warning.cli"]
 NIGHT = "2024-03-31"
-
-
-def run_cli(*args, env=None):
-    return subprocess.run(CLI + list(args), capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, **(env or {})})
 
 
 def test_explain_the_contract_example(tmp_path):
@@ -138,7 +131,7 @@ def test_explain_from_the_warehouse_and_mistakes_in_one_line(warehouse):
                        (["--household", household, "--as-of", NIGHT, "--policy", "wuhai-2020"], "not wuhai-2020"),
                        (["--household", household, "--as-of", "2099-01-01"], "in the future"),
                        (["--household", household, "--as-of", "31/03/2024"], "must be a date")]:
-        bad = run_cli("explain", *args, env=env)
+        bad = run_cli_here("explain", *args, env=env)
         assert bad.returncode == 2, (args, bad.stderr)
         assert bad.stderr.count("\n") == 1 and says in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
