@@ -114,8 +114,8 @@ def run_cli(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
 def run_cli_here(*args, env=None) -> subprocess.CompletedProcess:
     """The CLI in this process, its stderr as a terminal would show it: what the command wrote, every log
     record at WARNING or above (the CLI's default level), and a traceback for an exception other than its
-    exit. A new process spends ~10 s importing the pipeline before a one-line refusal; tests of refusals
-    use this, and each command keeps one test in a real process (`run_cli`)."""
+    exit. A new process spends ~10 s importing the pipeline before a one-line refusal, so tests of refusals
+    use this; a few (assess's missing feed, a wrong setting, a busy warehouse) stay real processes."""
     from typer.testing import CliRunner
 
     from poverty_warning.cli import app
