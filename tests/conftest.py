@@ -99,6 +99,22 @@ def claims_missing_night(small_city, tmp_path_factory):
     return ws, nightly.validate(ws, "2024-03-31")
 
 
+@pytest.fixture(scope="session")
+def published_night(small_city, tmp_path_factory):
+    """The small city's night of 2024-03-31 run as `run-night` runs it (every step, no webhook), once for
+    every test that reads it, in a child process so that this one holds no lock on its DuckDB file."""
+    from poverty_warning.workspace import Workspace
+
+    ws = Workspace(tmp_path_factory.mktemp("published_night") / "data")
+    run = ("import sys; from pathlib import Path; from poverty_warning import nightly; "
+           "from poverty_warning.workspace import Workspace; "
+           "nightly.run_night(Workspace(Path(sys.argv[1])), Path(sys.argv[2]), sys.argv[3], 'shanghai-2022')")
+    done = subprocess.run([sys.executable, "-c", run, str(ws.root), str(small_city), "2024-03-31"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return ws
+
+
 def read_csv(path: Path):
     import pandas as pd
 

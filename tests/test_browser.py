@@ -56,10 +56,8 @@ def test_data_docs_render(browser, faulty_night):
     assert "claims_nightly" in page.content()
 
 
-def test_summary_page_renders_its_charts(browser, small_city, tmp_path):
-    ws = Workspace(tmp_path / "data")
-    result = nightly.run_night(ws, small_city, "2024-03-31", "shanghai-2022")
-    page, errors = open_page(browser, Path(result["summary"]))
+def test_summary_page_renders_its_charts(browser, published_night):
+    page, errors = open_page(browser, published_night.reports("2024-03-31") / "summary.html")
     assert not errors, errors
     assert "外展名单汇总" in page.title()
     assert page.locator("#by-subdistrict .main-svg").count() >= 1
