@@ -23,9 +23,9 @@ from poverty_warning.synth.generator import generate
 from poverty_warning.transform import run_dbt
 from poverty_warning.workspace import Workspace
 
-# Contract output -> the mart it is published from.
+# Name on the last line (`gaps` is the enrollment_gaps output) -> the mart it is published from.
 COMPARED = {"candidates": "fct_candidates", "entitlements": "fct_entitlements",
-            "enrollment_gaps": "fct_enrollment_gaps"}
+            "gaps": "fct_enrollment_gaps"}
 HISTORY_DAYS = 540
 SHOWN_DIFFERENCES = 5
 

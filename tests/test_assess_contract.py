@@ -1,24 +1,18 @@
 """`assess` on the contract's worked examples and on file-level faults."""
+import logging
 import shutil
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, REPO, read_csv
+from .conftest import EXAMPLES, read_csv, run_cli, run_cli_here
 
-CLI = [sys.executable, "-m", "poverty_warning.cli"]
 KEYS = {
     "candidates.csv": ["household_id", "rule"],
     "entitlements.csv": ["person_id", "year", "benefit"],
     "enrollment_gaps.csv": ["person_id", "category"],
 }
-
-
-def run_cli(*args, cwd=None):
-    return subprocess.run(CLI + list(args), capture_output=True, text=True, cwd=cwd or REPO)
 
 
 def _same(expected: str, actual: str) -> bool:
@@ -64,9 +58,9 @@ def example_copy(tmp_path) -> Path:
     return feeds
 
 
-def _assess(feeds: Path, out: Path):
-    return run_cli("assess", "--feeds", str(feeds), "--policy", "shanghai-2022", "--as-of", "2024-03-10",
-                   "--out", str(out))
+def _assess(feeds: Path, out: Path, run=run_cli_here):
+    return run("assess", "--feeds", str(feeds), "--policy", "shanghai-2022", "--as-of", "2024-03-10",
+               "--out", str(out))
 
 
 def _one_clear_line(result, *words):
@@ -81,7 +75,7 @@ def _one_clear_line(result, *words):
 def test_missing_required_feed_stops_before_writing(example_copy, tmp_path):
     shutil.rmtree(example_copy / "persons")
     out = tmp_path / "out"
-    _one_clear_line(_assess(example_copy, out), "persons", "missing")
+    _one_clear_line(_assess(example_copy, out, run=run_cli), "persons", "missing")  # a real process, once
     assert not out.exists()
 
 
@@ -107,9 +101,24 @@ def test_empty_file_is_a_file_level_fault(example_copy, tmp_path):
 
 
 def test_user_mistakes_are_one_line(tmp_path):
-    _one_clear_line(run_cli("assess", "--feeds", str(tmp_path / "nowhere"), "--policy", "shanghai-2022",
-                            "--as-of", "2024-03-10", "--out", str(tmp_path / "o")), "not found")
-    _one_clear_line(run_cli("assess", "--feeds", str(tmp_path), "--policy", "beijing-2030",
-                            "--as-of", "2024-03-10", "--out", str(tmp_path / "o")), "unknown policy")
-    _one_clear_line(run_cli("assess", "--feeds", str(tmp_path), "--policy", "shanghai-2022",
-                            "--as-of", "10/03/2024", "--out", str(tmp_path / "o")), "--as-of")
+    _one_clear_line(run_cli_here("assess", "--feeds", str(tmp_path / "nowhere"), "--policy", "shanghai-2022",
+                                 "--as-of", "2024-03-10", "--out", str(tmp_path / "o")), "not found")
+    _one_clear_line(run_cli_here("assess", "--feeds", str(tmp_path), "--policy", "beijing-2030",
+                                 "--as-of", "2024-03-10", "--out", str(tmp_path / "o")), "unknown policy")
+    _one_clear_line(run_cli_here("assess", "--feeds", str(tmp_path), "--policy", "shanghai-2022",
+                                 "--as-of", "10/03/2024", "--out", str(tmp_path / "o")), "--as-of")
+
+
+def test_the_in_process_runner_shows_what_a_terminal_would(tmp_path, monkeypatch):
+    """A bug is not a one-line refusal here either: the stray log line and the traceback both show."""
+    from poverty_warning import nightly
+
+    def broken(*args, **kwargs):
+        logging.getLogger("poverty_warning.nightly").warning("a stray line")
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(nightly, "assess", broken)
+    result = _assess(tmp_path, tmp_path / "out")
+    assert result.returncode == 1
+    assert "WARNING poverty_warning.nightly: a stray line" in result.stderr
+    assert "Traceback" in result.stderr and "RuntimeError: a bug" in result.stderr

@@ -1,5 +1,4 @@
 """The pages people read open in a real headless Chromium (Debian's package) without errors."""
-import shutil
 from pathlib import Path
 
 import pytest
@@ -39,17 +38,8 @@ def open_page(browser, path: Path) -> tuple[object, list[str]]:
     return page, errors
 
 
-@pytest.fixture(scope="module")
-def night(tmp_path_factory, faulty_city):
-    feeds, _ = faulty_city
-    ws = Workspace(tmp_path_factory.mktemp("browser") / "data")
-    nightly.ingest(ws, feeds, "2023-06-30")
-    verdict = nightly.validate(ws, "2023-06-30")
-    return ws, verdict
-
-
-def test_quality_report_renders_with_its_chart(browser, night):
-    ws, verdict = night
+def test_quality_report_renders_with_its_chart(browser, faulty_night):
+    ws, verdict = faulty_night
     page, errors = open_page(browser, Path(verdict["report"]))
     assert not errors, errors
     assert "数据质量日报" in page.title()
@@ -57,8 +47,8 @@ def test_quality_report_renders_with_its_chart(browser, night):
     assert page.locator("table").count() >= 4
 
 
-def test_data_docs_render(browser, night):
-    ws, _ = night
+def test_data_docs_render(browser, faulty_night):
+    ws, _ = faulty_night
     index = data_docs_index(ws)
     assert index.exists()
     page, errors = open_page(browser, index)
@@ -66,32 +56,18 @@ def test_data_docs_render(browser, night):
     assert "claims_nightly" in page.content()
 
 
-def test_summary_page_renders_its_charts(browser, small_city, tmp_path):
-    ws = Workspace(tmp_path / "data")
-    result = nightly.run_night(ws, small_city, "2024-03-31", "shanghai-2022")
-    page, errors = open_page(browser, Path(result["summary"]))
+def test_summary_page_renders_its_charts(browser, published_night):
+    page, errors = open_page(browser, published_night.reports("2024-03-31") / "summary.html")
     assert not errors, errors
     assert "外展名单汇总" in page.title()
     assert page.locator("#by-subdistrict .main-svg").count() >= 1
     assert page.locator("#case-status .main-svg").count() >= 1
 
 
-@pytest.fixture(scope="module")
-def held(tmp_path_factory, small_city):
-    """A night whose claims did not arrive, after the history has landed."""
-    feeds = tmp_path_factory.mktemp("held-feeds") / "feeds"
-    shutil.copytree(small_city, feeds)
-    shutil.rmtree(feeds / "claims" / "2024-03-31")
-    ws = Workspace(tmp_path_factory.mktemp("held") / "data")
-    nightly.ingest(ws, feeds, "2024-03-30")
-    nightly.ingest(ws, feeds, "2024-03-31")
-    return ws, nightly.validate(ws, "2024-03-31")
-
-
-def test_held_report_and_its_mail_export_render(browser, held):
+def test_held_report_and_its_mail_export_render(browser, claims_missing_night):
     from poverty_warning.quality.report import export_self_contained
 
-    ws, verdict = held
+    ws, verdict = claims_missing_night
     shared, mail = Path(verdict["report"]), export_self_contained(ws, "2024-03-31")
     for path in (shared, mail):
         page, errors = open_page(browser, path)
@@ -105,8 +81,8 @@ def test_held_report_and_its_mail_export_render(browser, held):
     assert mail.stat().st_size > 3_000_000  # the mailed copy carries it
 
 
-def test_data_docs_show_chinese_descriptions_and_asset_names(browser, night):
-    ws, _ = night
+def test_data_docs_show_chinese_descriptions_and_asset_names(browser, faulty_night):
+    ws, _ = faulty_night
     pages = sorted((data_docs_index(ws).parent / "validations" / "claims_nightly").rglob("*.html"))
     assert pages
     page, errors = open_page(browser, pages[-1])

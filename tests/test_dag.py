@@ -82,22 +82,3 @@ def test_a_missing_claims_delivery_holds_the_lists(small_city, data_dir, tmp_pat
     con = duckdb.connect(str(Workspace(data_dir).duckdb_path))
     assert con.execute("SELECT reviewer, reason FROM meta.releases").fetchall() == [("王审核", "系统停机，当晚确无结算")]
     con.close()
-
-
-def test_a_half_sized_claims_delivery_holds_the_lists(small_city, data_dir, tmp_path):
-    import statistics
-
-    import pandas as pd
-
-    feeds = tmp_path / "feeds"
-    shutil.copytree(small_city, feeds)
-    days = sorted((feeds / "claims").iterdir())
-    earlier = [sum(1 for _ in open(d / "part-0.csv", encoding="utf-8")) - 1 for d in days[-29:-1]]
-    tonight = feeds / "claims" / "2024-03-31" / "part-0.csv"
-    rows = pd.read_csv(tonight, dtype=str, keep_default_na=False)
-    rows.head(int(statistics.median(earlier) // 2)).to_csv(tonight, index=False)
-    run, states = _run(tmp_path, feeds, "2024-03-31")
-    assert states["publish"] == "failed" and str(run.state) == "failed"
-    assert not Workspace(data_dir).outputs("2024-03-31").exists()
-    report = (Workspace(data_dir).root / "reports" / "2024-03-31" / "quality.html").read_text(encoding="utf-8")
-    assert "暂停发布" in report and "疑似数据未送全" in report

@@ -19,6 +19,8 @@ from poverty_warning.risk.model import RiskModel
 from poverty_warning import nightly
 from poverty_warning.workspace import Workspace
 
+from .conftest import run_cli_here
+
 LINE = re.compile(r"^model PR-AUC=\d\.\d\d recall@K=\d\.\d\d brier=\d\.\d{4} \| ratio-baseline PR-AUC=\d\.\d\d "
                   r"recall@K=\d\.\d\d \| logit PR-AUC=\d\.\d\d recall@K=\d\.\d\d brier=\d\.\d{4} \| "
                   r"median_lead_months=\d+\.\d$")
@@ -228,11 +230,7 @@ def test_reasons_are_chinese_and_come_from_the_model(trained):
 
 
 def test_cli_rejects_a_too_short_history(tmp_path):
-    import subprocess
-    import sys
-
-    result = subprocess.run([sys.executable, "-m", "poverty_warning.cli", "evaluate", "--months", "12"],
-                            capture_output=True, text=True)
+    result = run_cli_here("evaluate", "--months", "12")
     assert result.returncode == 2 and "--months" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -297,9 +295,6 @@ def test_card_says_which_rule_is_the_label(trained):
 
 
 def test_too_short_history_is_one_line_with_the_months_needed(trained_db, tmp_path):
-    import subprocess
-    import sys
-
     short = _copy_warehouse(trained_db, tmp_path, "short")
     con = duckdb.connect(str(short))
     # Keep the first 21 household months: months 12..21 have a year of history, and of those only the
@@ -313,8 +308,7 @@ def test_too_short_history_is_one_line_with_the_months_needed(trained_db, tmp_pa
                        "months_observed >= 12 AND label_complete AND label IS NOT NULL").fetchone()[0]
     con.close()
     models = tmp_path / "models"
-    result = subprocess.run([sys.executable, "-m", "poverty_warning.cli", "train", "--warehouse", str(short),
-                             "--models-dir", str(models)], capture_output=True, text=True)
+    result = run_cli_here("train", "--warehouse", str(short), "--models-dir", str(models))
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert f"{have} labelled months" in result.stderr and "needs 14" in result.stderr

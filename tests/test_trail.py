@@ -1,23 +1,13 @@
 """The calculation trail (issue 20): `explain` on the contract example, one clear line for a user's
 mistake, the trail's totals equal to the marts' for every household of a small city, and the
 计算明细 files beside each sub-district's lists."""
-import os
 import re
-import subprocess
-import sys
 
 import pandas as pd
-import pytest
 
-from .conftest import EXAMPLES, REPO
+from .conftest import EXAMPLES, run_cli, run_cli_here
 
-CLI = [sys.executable, "-m", "poverty_warning.cli"]
 NIGHT = "2024-03-31"
-
-
-def run_cli(*args, env=None):
-    return subprocess.run(CLI + list(args), capture_output=True, text=True, cwd=REPO,
-                          env={**os.environ, **(env or {})})
 
 
 def test_explain_the_contract_example(tmp_path):
@@ -39,22 +29,6 @@ def test_explain_the_contract_example(tmp_path):
     assert "0.4273" in page.read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def warehouse(small_city, tmp_path_factory):
-    """The small city modelled for one night as the nightly run does (ingest, dbt build), in a child
-    process so that this one holds no lock on the DuckDB file."""
-    from poverty_warning.workspace import Workspace
-
-    ws = Workspace(tmp_path_factory.mktemp("trail_ws"))
-    build = ("import sys; from pathlib import Path; from poverty_warning import nightly; "
-             "from poverty_warning.workspace import Workspace; ws = Workspace(Path(sys.argv[1])); "
-             "nightly.ingest(ws, Path(sys.argv[2]), sys.argv[3]); nightly.transform(ws, sys.argv[3], 'shanghai-2022')")
-    done = subprocess.run([sys.executable, "-c", build, str(ws.root), str(small_city), NIGHT],
-                          capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return ws
-
-
 def same_money(trail_amount, mart_amount) -> bool:
     """Equal to the cent: the marts round to the cent (half up), the trail keeps full precision."""
     a = 0.0 if pd.isna(trail_amount) else float(trail_amount)
@@ -62,11 +36,11 @@ def same_money(trail_amount, mart_amount) -> bool:
     return abs(a - b) <= 0.005 + 1e-9
 
 
-def test_the_trail_adds_up_to_the_marts_for_every_household(warehouse):
+def test_the_trail_adds_up_to_the_marts_for_every_household(published_night):
     from poverty_warning.publish import trail
     from poverty_warning.warehouse import connect
 
-    con = connect(warehouse)
+    con = connect(published_night)
     try:
         households = [h for (h,) in con.execute("SELECT DISTINCT household_id FROM marts.fct_trail_households").fetchall()]
         trails = trail.read(con, households)
@@ -120,11 +94,11 @@ def test_the_trail_adds_up_to_the_marts_for_every_household(warehouse):
     assert seen_entitlements == len(claim_based)
 
 
-def test_explain_from_the_warehouse_and_mistakes_in_one_line(warehouse):
-    env = {"POVERTY_WARNING_DATA": str(warehouse.root)}
+def test_explain_from_the_warehouse_and_mistakes_in_one_line(published_night):
+    env = {"POVERTY_WARNING_DATA": str(published_night.root)}
     from poverty_warning.warehouse import connect
 
-    con = connect(warehouse)
+    con = connect(published_night)
     try:
         household = con.execute("SELECT household_id FROM marts.fct_household_warnings ORDER BY household_id LIMIT 1").fetchone()[0]
     finally:
@@ -138,18 +112,18 @@ def test_explain_from_the_warehouse_and_mistakes_in_one_line(warehouse):
                        (["--household", household, "--as-of", NIGHT, "--policy", "wuhai-2020"], "not wuhai-2020"),
                        (["--household", household, "--as-of", "2099-01-01"], "in the future"),
                        (["--household", household, "--as-of", "31/03/2024"], "must be a date")]:
-        bad = run_cli("explain", *args, env=env)
+        bad = run_cli_here("explain", *args, env=env)
         assert bad.returncode == 2, (args, bad.stderr)
         assert bad.stderr.count("\n") == 1 and says in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
 
 
-def test_each_subdistrict_folder_carries_its_cases_trails(warehouse, tmp_path):
+def test_each_subdistrict_folder_carries_its_cases_trails(published_night, tmp_path):
     from poverty_warning.outreach import cases as outreach
     from poverty_warning.publish import delivery
     from poverty_warning.publish.trail import write_case_trails
     from poverty_warning.warehouse import connect
 
-    con = connect(warehouse)
+    con = connect(published_night)
     try:
         night = outreach.decide(con, NIGHT, "shanghai-2022")
         delivery.write_outbox(tmp_path, NIGHT, night.items, night.referrals)
