@@ -167,8 +167,6 @@ def test_every_night_succeeds(nights):
         assert set(states.values()) == {"success"}, states
 
 
-@pytest.mark.xfail(strict=False, reason="known defect after this session's merges: rerunning a night re-sends one list version "
-                   "(a list changes between run and rerun); to be fixed next (closing note, issue 13)")
 def test_each_list_version_arrives_exactly_once_despite_failures(nights):
     receiver = nights["receiver"]
     outbox = nights["ws"].outbox
@@ -178,8 +176,6 @@ def test_each_list_version_arrives_exactly_once_despite_failures(nights):
     assert all(len(v) == 1 for v in receiver.accepted.values())
 
 
-@pytest.mark.xfail(strict=False, reason="known defect after this session's merges: rerunning a night re-sends one list version "
-                   "(a list changes between run and rerun); to be fixed next (closing note, issue 13)")
 def test_a_second_run_of_the_same_night_delivers_nothing_new(nights):
     first, rerun = nights["calls"]
     assert first > 0 and rerun == first

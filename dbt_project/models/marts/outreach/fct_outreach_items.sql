@@ -26,8 +26,10 @@ households as (
         count(person_id) as flagged_members,
         -- empty, not '', where no member is flagged (Spark's listagg of nothing is '', DuckDB's NULL)
         nullif({{ dbt.listagg('member_label', "'；'", 'order by person_id') }}, '') as members,
+        -- ordered to the last key: a household can have two reasons of one severity and no member (both
+        -- candidate rules), and a tie would let a rerun join them the other way round and re-send the list
         {{ dbt.listagg("case when person_id is null then reason_zh else " ~ dbt.concat(['person_name', "'：'", 'reason_zh']) ~ " end",
-                       "'；'", 'order by level desc, person_id') }} as reason_zh
+                       "'；'", 'order by level desc, person_id, reason_zh') }} as reason_zh
     from flags
     group by list_kind, household_id
 ),
