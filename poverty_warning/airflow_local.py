@@ -95,8 +95,10 @@ def airflow_cli(env: dict, *args: str, check: bool = True) -> str:
     return done.stdout
 
 
-def provision(env: dict, alert_url: str | None, webhook_url: str | None, webhook_secret: str | None) -> None:
-    """The metadata database, the warehouse pool, and the connections the DAG reads (when given)."""
+def provision(env: dict, alert_url: str | None, webhook_url: str | None, webhook_secret: str | None,
+              id_hash_key: str | None = None) -> None:
+    """The metadata database, the warehouse pool, and the connections and the ID-hash key variable the DAG
+    reads (when given)."""
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     airflow_cli(env, "db", "migrate")
@@ -107,6 +109,8 @@ def provision(env: dict, alert_url: str | None, webhook_url: str | None, webhook
             airflow_cli(env, "connections", "delete", conn_id, check=False)
             airflow_cli(env, "connections", "add", conn_id, "--conn-type", "http", "--conn-host", url,
                         *(["--conn-password", secret] if secret else []))
+    if id_hash_key:
+        airflow_cli(env, "variables", "set", "poverty_warning_id_hash_key", id_hash_key)
 
 
 def start(env: dict, log_path: Path):
@@ -258,7 +262,7 @@ def serve(data: Path, port: int) -> None:
     home = data / "airflow-server"
     cfg = settings.get()
     env = server_env(home, data, port)
-    provision(env, cfg.alert_webhook_url, cfg.webhook_url, cfg.webhook_secret or None)
+    provision(env, cfg.alert_webhook_url, cfg.webhook_url, cfg.webhook_secret or None, cfg.id_hash_key)
     process = start(env, home / "standalone.log")
     try:
         wait_until_ready(port, process)
@@ -266,6 +270,11 @@ def serve(data: Path, port: int) -> None:
         print(f"AIRFLOW_HOME={home}  DAG folder {DAGS_DIR}  workspace {data}  log {home / 'standalone.log'}")
         print(f"DAG {DAG_ID} starts paused: unpause it in the UI or with `AIRFLOW_HOME={home} airflow dags "
               f"unpause {DAG_ID}`. Ctrl-C stops everything.", flush=True)
+        if not cfg.id_hash_key and not airflow_cli(env, "variables", "get", "poverty_warning_id_hash_key",
+                                                   check=False).strip():
+            print(f"No key for the keyed hash of resident IDs yet: nights fail at ingest until it is set, e.g. "
+                  f"`AIRFLOW_HOME={home} airflow variables set poverty_warning_id_hash_key <the bureau's key>` "
+                  f"(README, Operations).", flush=True)
         while process.poll() is None:
             time.sleep(2)
     except KeyboardInterrupt:
@@ -286,6 +295,7 @@ def smoke(persons: int = 1500, good_night: str = "2024-03-30") -> tuple[str, boo
     import threading
     import time
 
+    from poverty_warning import settings
     from poverty_warning.synth.generator import generate
 
     def say(message: str) -> None:
@@ -321,7 +331,8 @@ def smoke(persons: int = 1500, good_night: str = "2024-03-30") -> tuple[str, boo
         generate("shanghai", persons, dt.date(2023, 1, 1), dt.date.fromisoformat(held_night), 11, feeds)
         shutil.rmtree(feeds / "claims" / held_night)  # the held night's claims did not arrive
         say(f"smoke: synthetic city ({persons} residents) in {feeds}")
-        provision(env, f"http://127.0.0.1:{receiver.server_address[1]}/alerts", None, None)
+        provision(env, f"http://127.0.0.1:{receiver.server_address[1]}/alerts", None, None,
+                  settings.DEMO_ID_HASH_KEY)  # a synthetic city
         process = start(env, root / "airflow" / "standalone.log")
         wait_until_ready(port, process)
         api = Api(port, root / "airflow")

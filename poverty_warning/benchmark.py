@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from poverty_warning import nightly
+from poverty_warning.settings import DEMO_ID_HASH_KEY, id_hash_key  # synthetic residents
 from poverty_warning.synth.cities import CITIES
 from poverty_warning.synth.generator import generate
 from poverty_warning.workspace import Workspace
@@ -32,12 +33,12 @@ def run(persons: int, months: int, city: str = "shanghai", keep: Path | None = N
         figures["synth_s"] = time.perf_counter() - t
         figures["claims_rows"] = summary.rows["claims"]
         t = time.perf_counter()
-        landed = nightly.ingest(ws, feeds, before)
+        landed = nightly.ingest(ws, feeds, before, id_hash_key(DEMO_ID_HASH_KEY))
         figures["backfill_s"] = time.perf_counter() - t
         figures["backfill_rows_per_s"] = landed["rows_received"] / figures["backfill_s"]
         nightly.transform(ws, before, policy)
         t = time.perf_counter()
-        night_landed = nightly.ingest(ws, feeds, end.isoformat())
+        night_landed = nightly.ingest(ws, feeds, end.isoformat(), id_hash_key(DEMO_ID_HASH_KEY))
         verdict = nightly.validate(ws, end.isoformat())
         figures["night_ingest_validate_s"] = time.perf_counter() - t
         figures["night_rows"] = night_landed["rows_received"]

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 
+from poverty_warning.settings import DEMO_ID_HASH_KEY
 from poverty_warning.synth.cities import CITIES
 from poverty_warning.workspace import Workspace
 
@@ -33,6 +35,8 @@ def run_demo(ws: Workspace, city: str, persons: int, night: str) -> None:
     if city not in CITIES:
         raise ValueError(f"unknown city {city!r}; known: {', '.join(CITIES)}")
     ws.ensure()
+    # A synthetic city: its IDs are hashed with the published demo key unless a key is set.
+    os.environ.setdefault("POVERTY_WARNING_ID_HASH_KEY", DEMO_ID_HASH_KEY)
     t0 = time.monotonic()
     made = ensure_city(ws, city, persons, night)
     print(f"[1/2] synthetic city {city} ({persons} residents) {'generated' if made else 'already present'} "

@@ -8,7 +8,8 @@ CREATE TABLE IF NOT EXISTS meta.landed_files (
     feed VARCHAR, file VARCHAR, sha256 VARCHAR, delivery_date DATE, night DATE,
     rows_received INTEGER, rows_loaded INTEGER, rows_quarantined INTEGER,
     lake_path VARCHAR, quarantine_path VARCHAR, PRIMARY KEY (file, sha256));
-CREATE TABLE IF NOT EXISTS meta.person_keys (person_id VARCHAR);
+-- (known persons by their keyed hash, contract.ids.person_key: the resident ID stays in the lake)
+CREATE TABLE IF NOT EXISTS meta.person_keys (person_key VARCHAR);
 CREATE TABLE IF NOT EXISTS meta.claim_keys (claim_id VARCHAR, reversal_of VARCHAR, cents BIGINT[]);
 
 -- validate: the night's verdict, and each expectation's result

@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -75,10 +76,12 @@ def _connect(ws: Workspace) -> duckdb.DuckDBPyConnection:
     return connect(ws)
 
 
-def ingest(ws: Workspace, feeds_dir: Path, night: str) -> dict:
+def ingest(ws: Workspace, feeds_dir: Path, night: str, id_key: bytes | None = None) -> dict:
+    """Land the night's new feed files; `id_key` keys the index of known persons (default: the bureau's key
+    from the settings, settings.id_hash_key)."""
     con = _connect(ws)
     try:
-        landed = landing.land(con, ws.lake, feeds_dir, night)
+        landed = landing.land(con, ws.lake, feeds_dir, night, id_key)
     finally:
         con.close()
     summary = {"files": len(landed), "rows_received": sum(f.rows_received for f in landed),
@@ -327,7 +330,7 @@ def throwaway_warehouse(feeds_dir: Path, policy_id: str, as_of: str):
     load_policy(policy_id)
     with tempfile.TemporaryDirectory(prefix="poverty-warning-assess-") as tmp:
         ws = Workspace(Path(tmp))
-        ingest(ws, feeds_dir, as_of)
+        ingest(ws, feeds_dir, as_of, id_key=secrets.token_bytes(32))  # kept nowhere: a key for this run only
         run_transform(ws, as_of, policy_id)
         yield ws
 
@@ -486,9 +489,12 @@ def build_dag(fileloc: str):
 
         @step("ingest")
         def ingest_task(logical_date=None, params=None) -> dict:
+            from airflow.sdk import Variable
+
             night = the_night(logical_date, params)
+            key = settings.id_hash_key(Variable.get("poverty_warning_id_hash_key", default=None))
             with locked("ingest", night):
-                return ingest(workspace(), feeds(params), night)
+                return ingest(workspace(), feeds(params), night, key)
 
         @step("validate")
         def validate_task(logical_date=None, params=None) -> dict:

@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     webhook_backoff: float = Field(1.0, ge=0)
     alert_webhook_url: str | None = Field(None, description="where a failed or held night is reported, "
                                                             "if no Airflow connection poverty_warning_alerts")
-    id_hash_key: str | None = Field(None, description="key of the keyed hash of resident IDs")
+    id_hash_key: str | None = Field(None, min_length=16, description="key of the keyed hash of resident IDs "
+                                     "(contract.ids.person_key), if no Airflow variable poverty_warning_id_hash_key")
     # Limits on one feed file, checked while it is read, so that a hostile or broken file ends in a
     # file-level error instead of exhausting memory. A contract row is a few hundred bytes and at most
     # 19 columns. Checking holds a file's rows in memory at about 25 times the file's size (measured:
@@ -85,6 +86,23 @@ def get() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise SettingsError(_one_line(exc, "POVERTY_WARNING_")) from None
+
+
+# The key `make demo`, `make airflow-smoke`, the benchmark and the tests hash resident IDs with: published
+# here, so it protects nothing; a bureau's warehouse must have its own (POVERTY_WARNING_ID_HASH_KEY).
+DEMO_ID_HASH_KEY = "poverty-warning-demo-key-not-secret"
+
+
+def id_hash_key(value: str | None = None) -> bytes:
+    """The key of the keyed hash of resident IDs: `value` (an Airflow variable), else the setting; missing
+    is a one-line error, since hashing with a made-up key would make the warehouse's person keys unmatchable
+    from one night to the next."""
+    key = value or get().id_hash_key
+    if not key or len(key) < 16:
+        raise SettingsError("POVERTY_WARNING_ID_HASH_KEY is missing or shorter than 16 characters (and no Airflow "
+                            "variable poverty_warning_id_hash_key): the warehouse keys persons by a keyed hash of their ID; "
+                            "set the bureau's key (16 characters or more, kept like a password)")
+    return key.encode("utf-8")
 
 
 def outreach(path: Path = DEFAULTS_DIR / "outreach.yaml") -> dict:

@@ -18,6 +18,7 @@ import duckdb
 
 from poverty_warning import nightly
 from poverty_warning.contract import ids
+from poverty_warning.settings import DEMO_ID_HASH_KEY, id_hash_key  # synthetic residents
 from poverty_warning.synth.cities import CITIES
 from poverty_warning.synth.generator import generate
 from poverty_warning.transform import run_dbt
@@ -100,7 +101,7 @@ def check_city(root: Path, city: str, persons: int, night: str, outcome: Outcome
     feeds, ws = root / city / "feeds", Workspace(root / city / "data")
     end = dt.date.fromisoformat(night)
     generate(city, persons, end - dt.timedelta(days=HISTORY_DAYS), end, 20241124, feeds)
-    nightly.ingest(ws, feeds, night)
+    nightly.ingest(ws, feeds, night, id_hash_key(DEMO_ID_HASH_KEY))
     nightly.transform(ws, night, policy)
     say(f"{city} ({persons} residents, {policy}, night {night}): built on duckdb")
     spark = on_spark.session(root / "spark")

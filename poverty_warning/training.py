@@ -19,7 +19,7 @@ from poverty_warning.risk import backtest
 from poverty_warning.risk import card
 from poverty_warning.risk.features import load
 from poverty_warning.risk.model import RiskModel
-from poverty_warning.settings import MODELS_DIR
+from poverty_warning.settings import DEMO_ID_HASH_KEY, MODELS_DIR, id_hash_key
 
 DEFAULT = {"city": "shanghai", "persons": 50000, "months": 36, "seed": 7, "end": "2024-06-30"}
 
@@ -43,7 +43,7 @@ def prepare(root: Path, city: str, persons: int, months: int, seed: int, end: st
         stop = dt.date.fromisoformat(end)
         start = stop - dt.timedelta(days=int(months * 30.44))
         generate(city, persons, start, stop, seed, ws.root / "feeds")
-        nightly.ingest(ws, ws.root / "feeds", end)
+        nightly.ingest(ws, ws.root / "feeds", end, id_hash_key(DEMO_ID_HASH_KEY))
         nightly.transform(ws, end, CITIES[city].policy_id)
         done.write_text(json.dumps({"city": city, "persons": persons, "months": months, "seed": seed,
                                     "end": end}), encoding="utf-8")

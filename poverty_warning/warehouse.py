@@ -16,6 +16,22 @@ from poverty_warning.workspace import Workspace
 
 TABLES_SQL = Path(__file__).with_name("meta.sql")
 
+# Where the resident ID may be stored: the rule computation (dbt staging and intermediate models, which join
+# claims to persons), the contract's outputs (person_id in candidates, entitlements, enrollment_gaps) and what
+# the worker lists and their calculation trail (计算明细) are rendered from, masked for reading. The landed
+# feeds are files, read through the raw views. Nothing else (risk.*, meta.*, the analytic marts) holds it: a
+# person there is their keyed hash, contract.ids.person_key (tests/test_privacy.py scans every table).
+RESIDENT_ID_SCHEMAS = frozenset({"raw", "staging", "intermediate"})
+RESIDENT_ID_TABLES = frozenset({
+    "marts.fct_candidates", "marts.fct_entitlements", "marts.fct_enrollment_gaps",  # the contract
+    "marts.fct_outreach_items",  # the lists (contact_person_id)
+    "marts.fct_trail_claims", "marts.fct_trail_entitlements", "marts.fct_trail_rules",  # 计算明细
+})
+
+
+def may_hold_resident_ids(schema: str, table: str) -> bool:
+    return schema in RESIDENT_ID_SCHEMAS or f"{schema}.{table}" in RESIDENT_ID_TABLES
+
 
 def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the pipeline's own schemas and tables that do not exist yet (idempotent)."""

@@ -25,6 +25,9 @@ _SESSION_HOME = Path(tempfile.mkdtemp(prefix="pw-tests-"))
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
 os.environ["POVERTY_WARNING_TASK_RETRIES"] = "0"  # a failing task fails the test now, not after a 10-minute retry
 os.environ["POVERTY_WARNING_DATA"] = str(_SESSION_HOME / "data")
+from poverty_warning.settings import DEMO_ID_HASH_KEY  # noqa: E402
+
+os.environ["POVERTY_WARNING_ID_HASH_KEY"] = DEMO_ID_HASH_KEY  # the synthetic cities are hashed with the demo key
 from poverty_warning import airflow_local  # noqa: E402
 
 airflow_local.configure(_SESSION_HOME / "airflow")

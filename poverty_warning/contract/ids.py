@@ -8,6 +8,8 @@ a real birth date — the contract's definition.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
@@ -56,3 +58,11 @@ def mask(value: str | None) -> str:
     if len(v) < 10:
         return "*" * len(v)
     return v[:6] + "*" * (len(v) - 10) + v[-4:]
+
+
+def person_key(value: str, key: bytes) -> str:
+    """The keyed hash (HMAC-SHA256, hex) that stands for a resident in every table outside the contract
+    outputs and the worker lists: the same person always gets the same key, and without the bureau's key
+    nobody can test a guessed ID against it (a plain hash of an 18-digit ID with a known birth date and
+    region is reversed by trying the few thousand sequence numbers)."""
+    return hmac.new(key, str(value).strip().upper().encode("ascii", "replace"), hashlib.sha256).hexdigest()

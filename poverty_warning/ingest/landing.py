@@ -16,9 +16,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from poverty_warning import settings
 from poverty_warning.ingest import feeds as feedio
 from poverty_warning.warehouse import create_tables
 from poverty_warning.contract import AMOUNT, BOOL, DATE, FEEDS, INT, LANDING_ORDER
+from poverty_warning.contract.ids import person_key
 from poverty_warning.ingest.rowcheck import CLAIM_AMOUNTS, Reference, check
 
 log = logging.getLogger(__name__)
@@ -53,24 +55,29 @@ def pending(con: duckdb.DuckDBPyConnection, feeds_dir: Path, night: str) -> list
     return todo
 
 
-def land(con: duckdb.DuckDBPyConnection, lake: Path, feeds_dir: Path, night: str) -> list[LandedFile]:
+def land(con: duckdb.DuckDBPyConnection, lake: Path, feeds_dir: Path, night: str,
+         id_key: bytes | None = None) -> list[LandedFile]:
     """Land every file not landed before; return what this call landed.
 
     All new files of a feed are checked together and written as one Parquet
     file per feed and night, so a backfill of years of daily files costs one
-    pass per feed, not one per file.
+    pass per feed, not one per file. `id_key` keys the index of known persons
+    (default: the bureau's key from the settings).
     """
     todo = pending(con, feeds_dir, night)
     landed: list[LandedFile] = []
+    key = (id_key or settings.id_hash_key()) if todo else b""
+    if todo:
+        _hash_old_person_index(con, key)
     for feed in LANDING_ORDER:
         batch = [(ff, digest) for ff, digest in todo if ff.feed == feed]
         if batch:
-            landed.extend(_land_batch(con, lake, feed, batch, night))
+            landed.extend(_land_batch(con, lake, feed, batch, night, key))
     refresh_raw_views(con, lake)
     return landed
 
 
-def _land_batch(con, lake: Path, feed: str, batch, night: str) -> list[LandedFile]:
+def _land_batch(con, lake: Path, feed: str, batch, night: str, key: bytes) -> list[LandedFile]:
     frames, malformed, received = [], [], {}
     for ff, _ in batch:
         table = feedio.read(ff)
@@ -85,13 +92,13 @@ def _land_batch(con, lake: Path, feed: str, batch, night: str) -> list[LandedFil
         if col not in frame:
             frame[col] = ""
     frame = frame.fillna("")
-    checked = check(feed, frame, _reference(con, feed, frame))
+    checked = check(feed, frame, _reference(con, feed, frame, key))
     keep = frame.loc[checked.loaded_index, ["_file", "_delivery_date"]].reset_index(drop=True)
     loaded = pd.concat([checked.loaded, keep], axis=1)
     lake_path = _new_batch_path(lake / feed, night)
     q_path = _new_batch_path(lake / "_quarantine" / feed, night)
     _write_loaded(con, feed, loaded, lake_path, night)
-    _index_keys(con, feed, checked.loaded)
+    _index_keys(con, feed, checked.loaded, key)
     _write_batch_projection(feed, frame, checked, lake / "_batches" / feed / f"night={night}.parquet")
     files_of_q = frame["_file"].to_numpy()[checked.quarantined_index]
     quarantine = pd.concat([
@@ -137,14 +144,34 @@ def _lake_glob(lake: Path, feed: str) -> str | None:
     return str(folder / "*.parquet") if folder.is_dir() and any(folder.glob("*.parquet")) else None
 
 
-def _reference(con, feed: str, frame: pd.DataFrame) -> Reference:
+def _keyed(person_ids, key: bytes) -> pd.DataFrame:
+    """Each distinct ID beside its keyed hash: the index of known persons holds only the hash."""
+    ids = pd.Series(person_ids, dtype=object).astype(str).str.upper().drop_duplicates().tolist()
+    return pd.DataFrame({"person_id": ids, "person_key": [person_key(v, key) for v in ids]}, dtype=object)
+
+
+def _hash_old_person_index(con, key: bytes) -> None:
+    """A warehouse from before the keyed hash kept the known persons' IDs: replace them by their keys once."""
+    columns = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
+                                         "WHERE table_schema = 'meta' AND table_name = 'person_keys'").fetchall()}
+    if "person_id" not in columns:
+        return
+    old = [v for (v,) in con.execute("SELECT DISTINCT person_id FROM meta.person_keys").fetchall()]
+    con.execute("DROP TABLE meta.person_keys")
+    create_tables(con)
+    con.register("k", _keyed(old, key)[["person_key"]])
+    con.execute("INSERT INTO meta.person_keys SELECT person_key FROM k")
+    con.unregister("k")
+
+
+def _reference(con, feed: str, frame: pd.DataFrame, key: bytes) -> Reference:
     """Only the landed keys this batch must be checked against (from the key index)."""
     ref = Reference()
     if feed in ("claims", "enrollment", "assistance_categories") and "person_id" in frame:
-        wanted = pd.DataFrame({"person_id": frame["person_id"].astype(str).str.upper().unique()})
+        wanted = _keyed(frame["person_id"], key)
         con.register("wanted_persons", wanted)
         ref.person_ids = {r[0] for r in con.execute(
-            "SELECT DISTINCT k.person_id FROM meta.person_keys k JOIN wanted_persons w USING (person_id)").fetchall()}
+            "SELECT DISTINCT w.person_id FROM meta.person_keys k JOIN wanted_persons w USING (person_key)").fetchall()}
         con.unregister("wanted_persons")
     if feed == "claims":
         keys = pd.concat([frame["claim_id"], frame.get("reversal_of", pd.Series(dtype=object))]).astype(str)
@@ -171,12 +198,12 @@ def _sent_cases(con) -> dict[str, str] | None:
     return dict(con.execute("SELECT case_id, any_value(subdistrict_code) FROM meta.case_log GROUP BY case_id").fetchall())
 
 
-def _index_keys(con, feed: str, loaded: pd.DataFrame) -> None:
-    """Remember the keys later batches are checked against."""
+def _index_keys(con, feed: str, loaded: pd.DataFrame, key: bytes) -> None:
+    """Remember the keys later batches are checked against (persons by their keyed hash)."""
     if feed == "persons" and len(loaded):
-        con.register("k", loaded[["person_id"]])
-        con.execute("INSERT INTO meta.person_keys SELECT DISTINCT person_id FROM k "
-                    "WHERE person_id NOT IN (SELECT person_id FROM meta.person_keys)")
+        con.register("k", _keyed(loaded["person_id"], key)[["person_key"]])
+        con.execute("INSERT INTO meta.person_keys SELECT DISTINCT person_key FROM k "
+                    "WHERE person_key NOT IN (SELECT person_key FROM meta.person_keys)")
         con.unregister("k")
     elif feed == "claims" and len(loaded):
         frame = loaded[["claim_id", "reversal_of"] + CLAIM_AMOUNTS].copy()
