@@ -279,6 +279,7 @@ def build_training_dag(fileloc: str):
     import pendulum
     from airflow.sdk import DAG, Param, task
 
+    from poverty_warning.nightly import WAREHOUSE_POOL
     from poverty_warning.workspace import Workspace
 
     with DAG(
@@ -292,7 +293,7 @@ def build_training_dag(fileloc: str):
         tags=["poverty-warning"],
         doc_md=build_training_dag.__doc__,
     ) as dag:
-        @task(task_id="retrain")
+        @task(task_id="retrain", pool=WAREHOUSE_POOL)  # one writer of the DuckDB file, with the nightly tasks
         def retrain_task(params=None) -> dict:
             decision = retrain(Workspace.default().duckdb_path, MODELS_DIR, params.get("policy_id"))
             return {"challenger": decision.challenger.meta["version"], "promoted": decision.promoted,
