@@ -201,10 +201,21 @@ class Api:
                            timeout=30).json()["access_token"]
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    def get(self, path: str) -> dict:
+    def get(self, path: str, attempts: int = 10) -> dict:
+        """GET, retried when the api-server does not answer in time: on a loaded machine its one worker can
+        stall past a timeout while the scheduler and a task take the cores (seen with a load of 14 on 2 cores)."""
+        import time
+
         import httpx
 
-        response = httpx.get(f"{self.base}/api/v2{path}", headers=self.headers, timeout=30)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = httpx.get(f"{self.base}/api/v2{path}", headers=self.headers, timeout=30)
+                break
+            except httpx.TransportError:
+                if attempt == attempts:
+                    raise
+                time.sleep(10)
         response.raise_for_status()
         return response.json()
 
