@@ -108,8 +108,9 @@ class BuildPlan:
 def inputs_fingerprint(ws: Workspace, as_of: str, policy_id: str) -> str:
     """A digest of everything the kept per-claim models depend on besides the person-keyed feeds: the
     policy tables, the city parameters delivered by the night, the dbt code, the policy and outreach
-    settings, and the as-of year (allowances, carried-forward figures and year windows turn with it).
-    When it differs from the last build's, the night rebuilds every model whole."""
+    settings, the as-of year (allowances, carried-forward figures and year windows turn with it) and the
+    months with claims (each household has a row for every such month). When it differs from the last
+    build's, the night rebuilds every model whole."""
     digest = hashlib.sha256(json.dumps({"policy_id": policy_id, "as_of_year": as_of[:4], **outreach_vars()},
                                        sort_keys=True).encode())
     for path in sorted(PROJECT_DIR.glob("dbt_project.yml")) + sorted(PROJECT_DIR.glob("m*/**/*.*")):
@@ -120,11 +121,17 @@ def inputs_fingerprint(ws: Workspace, as_of: str, policy_id: str) -> str:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'policy' ORDER BY 1").fetchall()]
         for table in tables:
             digest.update(table.encode() + repr(con.execute(f"SELECT * FROM policy.{table} ORDER BY ALL").fetchall()).encode())
-        if con.execute("SELECT count(*) FROM information_schema.tables "
-                       "WHERE table_schema = 'raw' AND table_name = 'parameters'").fetchone()[0]:
+        landed = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'").fetchall()}
+        if "parameters" in landed:
             digest.update(repr(con.execute(
                 "SELECT * EXCLUDE (_file, _row_number, _night) FROM raw.parameters "
                 "WHERE _delivery_date <= CAST(? AS DATE) ORDER BY ALL", [as_of]).fetchall()).encode())
+        if "claims" in landed:
+            digest.update(repr(con.execute(
+                "SELECT DISTINCT date_trunc('month', settle_date) FROM raw.claims "
+                "WHERE _delivery_date <= CAST(? AS DATE) AND settle_date <= CAST(? AS DATE) ORDER BY 1",
+                [as_of, as_of]).fetchall()).encode())
     finally:
         con.close()
     return digest.hexdigest()

@@ -1,7 +1,7 @@
 {{ config(
-    materialized=claims_materialization(),
+    materialized=kept_between_nights(),
     incremental_strategy='append',
-    pre_hook="{{ delete_changed_persons() }}"
+    pre_hook="{{ delete_changed('person_id') }}"
 ) }}
 -- depends_on: {{ ref('int_persons_changed_since_build') }}
 -- One row per claim and benefit of the policy: the base the benefit assesses and, when the person
@@ -17,7 +17,7 @@ claims as (
     select c.*
     from {{ ref('int_claims_netted') }} as c
     inner join policy as p on c.claim_date between p.effective_from and p.effective_to
-    where {{ is_changed_person('c.person_id') }}
+    where {{ is_changed('c.person_id', 'person_id') }}
 ),
 
 tracks as (

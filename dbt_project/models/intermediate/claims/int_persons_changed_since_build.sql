@@ -1,11 +1,12 @@
 -- The persons whose claim rows an incremental night recomputes (deleted and inserted whole, see the
--- macro rebuild_changed_persons): everyone with a claim, reversal, person, enrollment or category row
+-- macro kept_between_nights): everyone with a claim, reversal, person, enrollment or category row
 -- delivered or landed since the last build's as-of date (var changed_since, set by the pipeline), the
 -- owner of a claim reversed since, anyone with a claim dated since (held back until the as-of date
 -- reaches it), and holders in the as-of year of a category with a yearly cash allowance (judged up to
 -- the as-of date, it offsets deductibles). Without changed_since, everyone ever landed: the night then
 -- recomputes every person.
 {%- set changed_since = var('changed_since', none) %}
+-- depends_on: {{ ref('stg_claims') }}, {{ ref('stg_assistance_categories') }}, {{ ref('stg_policy__cash_items') }}
 
 {% if changed_since is none %}
 select distinct person_id from {{ ref('stg_person_rows_landed') }}
