@@ -24,10 +24,11 @@ households as (
         sum(paid_assistance) as paid_assistance,
         sum(unpaid_assistance) as unpaid_assistance,
         count(person_id) as flagged_members,
-        -- empty, not '', where no member is flagged (Spark's listagg of nothing is '', DuckDB's NULL)
+        -- empty, not '', where no member is flagged (Spark's listagg of nothing is '', DuckDB's NULL);
+        -- reasons of the same level and member ordered by their text, so every build lists them alike
         nullif({{ dbt.listagg('member_label', "'；'", 'order by person_id') }}, '') as members,
         {{ dbt.listagg("case when person_id is null then reason_zh else " ~ dbt.concat(['person_name', "'：'", 'reason_zh']) ~ " end",
-                       "'；'", 'order by level desc, person_id') }} as reason_zh
+                       "'；'", 'order by level desc, person_id, reason_zh') }} as reason_zh
     from flags
     group by list_kind, household_id
 ),
