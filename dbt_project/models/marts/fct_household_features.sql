@@ -1,9 +1,3 @@
-{{ config(
-    materialized=kept_between_nights(),
-    incremental_strategy='append',
-    pre_hook="{{ delete_changed('household_id') }}"
-) }}
--- depends_on: {{ ref('int_households_changed_since_build') }}
 -- The early-warning model's rows: one per household and feature month M, built only from data up to
 -- the end of M; and the label — the household is identified in one of the 6 months after M, not being
 -- identified at M. Identified means what the lists mean: one of the policy's candidate rules holds at that
@@ -15,7 +9,6 @@ with months as (
         m.*,
         cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'm.month_start')) }} as date) as month_end
     from {{ ref('int_household_months') }} as m
-    where {{ is_changed('m.household_id', 'household_id') }}
 ),
 
 policy as (
