@@ -161,6 +161,24 @@ def run_night(
 
 
 @app.command()
+def rebuild(
+    date: str = typer.Option(..., help="the night, YYYY-MM-DD"),
+    policy: str = typer.Option("shanghai-2022", help="policy id"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Rebuild every dbt model whole from all landed history (a night is otherwise incremental)."""
+    _quiet_logs(verbose)
+    from poverty_warning.nightly import rebuild as run
+
+    ws = Workspace.default()
+    try:
+        run(ws, _date(date, "--date"), policy)
+    except _user_errors() as exc:
+        _fail(str(exc))
+    typer.echo(f"rebuilt {date}")
+
+
+@app.command()
 def release(
     night: str = typer.Option(..., help="the held night, YYYY-MM-DD"),
     reviewer: str = typer.Option(..., help="the reviewer's name, recorded in the audit table meta.releases"),

@@ -36,6 +36,11 @@ ALTER TABLE meta.model_monitoring ADD COLUMN IF NOT EXISTS trained_locally BOOLE
 CREATE TABLE IF NOT EXISTS meta.warehouse_identity (warehouse_id VARCHAR, stamped_at TIMESTAMP);
 -- transform: the policy each dbt build was for (training reads the marts for the policy they were built for)
 CREATE TABLE IF NOT EXISTS meta.builds (night DATE, policy_id VARCHAR, built_at TIMESTAMP);
+-- what an incremental night compares with the last build (transform.build_plan): the fingerprint of the
+-- policy tables, city parameters, dbt code and as-of year it used, and the files landed by its night
+ALTER TABLE meta.builds ADD COLUMN IF NOT EXISTS inputs_fingerprint VARCHAR;
+ALTER TABLE meta.builds ADD COLUMN IF NOT EXISTS files_landed_by_night BIGINT;
+ALTER TABLE meta.builds ADD COLUMN IF NOT EXISTS full_refresh BOOLEAN;
 -- training: every model version trained on this warehouse, its card, and the promotion decision
 CREATE TABLE IF NOT EXISTS meta.model_registry (
     model_version VARCHAR, trained_at TIMESTAMP, warehouse_id VARCHAR, trained_through DATE,

@@ -133,10 +133,11 @@ def stored_verdict(ws: Workspace, night: str) -> dict | None:
         if stored else None
 
 
-def transform(ws: Workspace, night: str, policy_id: str) -> None:
-    """dbt build; then the warning lists dbt built are written next to the report and join its findings."""
+def transform(ws: Workspace, night: str, policy_id: str, full_refresh: bool = False) -> None:
+    """dbt build (incremental when it continues the last build; whole when `full_refresh`); then the
+    warning lists dbt built are written next to the report and join its findings."""
     load_policy(policy_id)
-    run_transform(ws, night, policy_id)
+    run_transform(ws, night, policy_id, full_refresh)
     con = _connect(ws)
     try:
         findings, figures = warning_lists.write_lists(con, quality_report.report_dir(ws, night))
@@ -211,6 +212,12 @@ def publish(ws: Workspace, night: str, policy_id: str, verdict: dict) -> dict:
     log.info("publish %s (%s): %s; %d list rows sent in %d folders", night, policy_id, counts, sent, len(folders))
     return {"outputs": str(out), "counts": counts, "list_rows_sent": sent, "outbox_folders": len(folders),
             "summary": str(summary)}
+
+
+def rebuild(ws: Workspace, night: str, policy_id: str) -> None:
+    """Every dbt model rebuilt whole from all landed history for a night, and its lists rewritten."""
+    with exclusive(ws, f"rebuild {night}"):
+        transform(ws, night, policy_id, full_refresh=True)
 
 
 def release(ws: Workspace, night: str, reviewer: str, reason: str) -> releases.Release:

@@ -1,8 +1,10 @@
 """Running the dbt project (in-process, dbt-duckdb) for one night and policy."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from dataclasses import dataclass
 
 from poverty_warning.policy import tables as policy_tables
 from poverty_warning.warehouse import connect, record_build
@@ -41,22 +43,36 @@ def engine_vars(ws: Workspace) -> dict:
     return {"duckdb_memory_limit": s.duckdb_memory_limit, "duckdb_temp_directory": str(spill)}
 
 
-def dbt_args(ws: Workspace, command: str, as_of: str, policy_id: str, target: str = "duckdb") -> list[str]:
-    """The command line of one dbt invocation for a night and policy (also used by the policy mutations)."""
+def dbt_args(ws: Workspace, command: str, as_of: str, policy_id: str, target: str = "duckdb",
+             changed_since: str | None = None) -> list[str]:
+    """The command line of one dbt invocation for a night and policy (also used by the policy mutations).
+
+    `changed_since` (the last build's night) makes the per-claim models recompute only the persons with
+    rows since; without it they recompute every person."""
     # The warehouse path reaches profiles.yml as a var: the process environment is left alone.
+    night_vars = {"as_of": as_of, "policy_id": policy_id, "duckdb_path": str(ws.duckdb_path),
+                  **outreach_vars(), **engine_vars(ws)}
+    if changed_since:
+        night_vars["changed_since"] = changed_since
     return [command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
             "--target-path", str(ws.dbt_target), "--log-path", str(ws.dbt_logs),
-            "--vars", json.dumps({"as_of": as_of, "policy_id": policy_id, "duckdb_path": str(ws.duckdb_path),
-                                  **outreach_vars(), **engine_vars(ws)}),
+            "--vars", json.dumps(night_vars),
             "--target", target, "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats"]
 
 
 def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str | None = None,
-            target: str = "duckdb") -> None:
-    """`dbt build` (or another command) with the night's vars; raises TransformError naming what failed."""
+            target: str = "duckdb", plan: "BuildPlan | None" = None) -> None:
+    """`dbt build` (or another command) with the night's vars; raises TransformError naming what failed.
+    Without a plan every model is computed whole (the per-claim models for every person)."""
     from dbt.cli.main import dbtRunner
 
-    args = dbt_args(ws, command, as_of, policy_id, target)
+    args = dbt_args(ws, command, as_of, policy_id, target, plan.changed_since if plan else None)
+    if plan and plan.full_refresh:
+        args.append("--full-refresh")
+    elif plan:
+        # Unit tests check the dbt code, which an incremental night shares with the full build it continues
+        # (the code is in the inputs fingerprint), where they passed: only the data tests run again.
+        args += ["--exclude-resource-type", "unit_test"]
     if select:
         args += ["--select", select]
     result = dbtRunner().invoke(args)
@@ -81,13 +97,82 @@ def carried_forward_figures(ws: Workspace) -> list[tuple[str, int, int]]:
         con.close()
 
 
-def transform(ws: Workspace, as_of: str, policy_id: str) -> None:
+@dataclass(frozen=True)
+class BuildPlan:
+    """How a night's dbt build treats the per-claim models kept between nights."""
+    full_refresh: bool
+    changed_since: str | None  # the last build's night, when the night continues it
+    reason: str
+
+
+def inputs_fingerprint(ws: Workspace, as_of: str, policy_id: str) -> str:
+    """A digest of everything the kept per-claim models depend on besides the person-keyed feeds: the
+    policy tables, the city parameters delivered by the night, the dbt code, the policy and outreach
+    settings, the as-of year (allowances, carried-forward figures and year windows turn with it) and the
+    months with claims (each household has a row for every such month). When it differs from the last
+    build's, the night rebuilds every model whole."""
+    digest = hashlib.sha256(json.dumps({"policy_id": policy_id, "as_of_year": as_of[:4], **outreach_vars()},
+                                       sort_keys=True).encode())
+    for path in sorted(PROJECT_DIR.glob("dbt_project.yml")) + sorted(PROJECT_DIR.glob("m*/**/*.*")):
+        digest.update(str(path.relative_to(PROJECT_DIR)).encode() + path.read_bytes())
+    con = connect(ws)
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'policy' ORDER BY 1").fetchall()]
+        for table in tables:
+            digest.update(table.encode() + repr(con.execute(f"SELECT * FROM policy.{table} ORDER BY ALL").fetchall()).encode())
+        landed = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'").fetchall()}
+        if "parameters" in landed:
+            digest.update(repr(con.execute(
+                "SELECT * EXCLUDE (_file, _row_number, _night) FROM raw.parameters "
+                "WHERE _delivery_date <= CAST(? AS DATE) ORDER BY ALL", [as_of]).fetchall()).encode())
+        if "claims" in landed:
+            digest.update(repr(con.execute(
+                "SELECT DISTINCT date_trunc('month', settle_date) FROM raw.claims "
+                "WHERE _delivery_date <= CAST(? AS DATE) AND settle_date <= CAST(? AS DATE) ORDER BY 1",
+                [as_of, as_of]).fetchall()).encode())
+    finally:
+        con.close()
+    return digest.hexdigest()
+
+
+def build_plan(ws: Workspace, as_of: str, fingerprint: str, full_refresh: bool = False) -> BuildPlan:
+    """Continue the last build (recompute only the persons with rows since) when that is known to give
+    what a full build would; otherwise rebuild every model whole."""
+    if full_refresh:
+        return BuildPlan(True, None, "full rebuild asked for")
+    con = connect(ws)
+    try:
+        last = con.execute("SELECT CAST(night AS VARCHAR), inputs_fingerprint, files_landed_by_night FROM meta.builds "
+                           "ORDER BY built_at DESC LIMIT 1").fetchone()
+        if last is None or last[1] is None:
+            return BuildPlan(True, None, "no earlier build to continue")
+        last_night, last_fingerprint, last_files = last
+        files_now = con.execute("SELECT count(*) FROM meta.landed_files WHERE night <= CAST(? AS DATE)",
+                                [last_night]).fetchone()[0]
+    finally:
+        con.close()
+    if last_fingerprint != fingerprint:
+        return BuildPlan(True, None, "policy, parameters, dbt code or year changed since the last build")
+    if as_of <= last_night:
+        return BuildPlan(True, None, f"the night is not after the last build ({last_night})")
+    if files_now != last_files:
+        return BuildPlan(True, None, f"files were landed for nights up to {last_night} after its build")
+    return BuildPlan(False, last_night, f"persons with rows since {last_night}")
+
+
+def transform(ws: Workspace, as_of: str, policy_id: str, full_refresh: bool = False) -> None:
+    """The night's dbt build: incremental when it continues the last build, else (or when asked) whole."""
     write_policy_tables(ws)
-    run_dbt(ws, "build", as_of, policy_id)
+    fingerprint = inputs_fingerprint(ws, as_of, policy_id)
+    plan = build_plan(ws, as_of, fingerprint, full_refresh)
+    log.info("transform %s: %s build (%s)", as_of, "full" if plan.full_refresh else "incremental", plan.reason)
+    run_dbt(ws, "build", as_of, policy_id, plan=plan)
     by_figure: dict[tuple[str, int], list[int]] = {}
     for name, year, published in carried_forward_figures(ws):
         by_figure.setdefault((name, published), []).append(year)
     for (name, published), years in by_figure.items():
         log.warning("transform %s: %s not published for %s: the %d figure is carried forward",
                     as_of, name, ", ".join(map(str, years)), published)
-    record_build(ws, as_of, policy_id)
+    record_build(ws, as_of, policy_id, fingerprint, plan.full_refresh)

@@ -67,10 +67,14 @@ def stamp(path: Path) -> str:
         con.close()
 
 
-def record_build(ws: Workspace, night: str, policy_id: str) -> None:
+def record_build(ws: Workspace, night: str, policy_id: str, inputs_fingerprint: str | None = None,
+                 full_refresh: bool = True) -> None:
     con = connect(ws)
     try:
-        con.execute("INSERT INTO meta.builds VALUES (CAST(? AS DATE), ?, current_timestamp)", [night, policy_id])
+        con.execute("INSERT INTO meta.builds (night, policy_id, built_at, inputs_fingerprint, files_landed_by_night, "
+                    "full_refresh) SELECT CAST(? AS DATE), ?, current_timestamp, ?, "
+                    "(SELECT count(*) FROM meta.landed_files WHERE night <= CAST(? AS DATE)), ?",
+                    [night, policy_id, inputs_fingerprint, night, full_refresh])
     finally:
         con.close()
 

@@ -1,9 +1,15 @@
+{{ config(
+    materialized=kept_between_nights(),
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed('person_id') }}"
+) }}
+-- depends_on: {{ ref('int_persons_changed_since_build') }}
 -- Covered claims turned into assisted amounts before yearly caps: the rate on the part of the base
 -- above any yearly deductible (taken in date order; a rate counted only above its yearly minimum
 -- adds that minimum), then the daily cap and the monthly number of assisted days or visits, where
 -- the pack sets them.
 with covered as (
-    select * from {{ ref('int_claim_benefits') }} where is_covered
+    select * from {{ ref('int_claim_benefits') }} where is_covered and {{ is_changed('person_id', 'person_id') }}
 ),
 
 limits as (

@@ -1,3 +1,9 @@
+{{ config(
+    materialized=kept_between_nights(),
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed('person_id') }}"
+) }}
+-- depends_on: {{ ref('int_persons_changed_since_build') }}
 -- One row per claim and benefit of the policy: the base the benefit assesses and, when the person
 -- holds an assisted category on the claim's date, the single most generous (category, track, rate)
 -- that applies (就高不重复: highest rate, then track order, then the pack's category order). A rate
@@ -11,6 +17,7 @@ claims as (
     select c.*
     from {{ ref('int_claims_netted') }} as c
     inner join policy as p on c.claim_date between p.effective_from and p.effective_to
+    where {{ is_changed('c.person_id', 'person_id') }}
 ),
 
 tracks as (

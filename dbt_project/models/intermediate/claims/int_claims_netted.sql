@@ -1,3 +1,9 @@
+{{ config(
+    materialized=kept_between_nights(),
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed('person_id') }}"
+) }}
+-- depends_on: {{ ref('int_persons_changed_since_build') }}
 -- Settlements net of reversals (a reversed claim and its reversal both drop out), dated as the
 -- contract dates them (inpatient by discharge date), with the two derived amounts policies use.
 with claims as (
@@ -16,7 +22,7 @@ kept as (
         {{ claim_date('c') }} as claim_date
     from claims as c
     left join reversed as r on r.claim_id = c.claim_id
-    where c.reversal_of is null and r.claim_id is null
+    where c.reversal_of is null and r.claim_id is null and {{ is_changed('c.person_id', 'person_id') }}
 )
 
 select

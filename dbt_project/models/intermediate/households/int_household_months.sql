@@ -1,3 +1,9 @@
+{{ config(
+    materialized=kept_between_nights(),
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed('household_id') }}"
+) }}
+-- depends_on: {{ ref('int_households_changed_since_build') }}
 -- One row per household and calendar month with claims data: that month's amounts and signs of illness.
 -- Dense (months without claims are zero) so trailing windows can count rows. Claims count in the month
 -- they were settled — when the information arrived — so no month's row sees a claim settled after it;
@@ -22,6 +28,7 @@ months as (
 households as (
     select household_id, max(household_size) as household_size
     from {{ ref('int_persons_enriched') }}
+    where {{ is_changed('household_id', 'household_id') }}
     group by household_id
 ),
 
@@ -41,6 +48,7 @@ monthly as (
         sum(case when substring(diagnosis_code, 1, 1) = 'R' then sign else 0 end) as symptom_visits,
         sum(sign) as claims
     from claims
+    where {{ is_changed('household_id', 'household_id') }}
     group by household_id, month_start
 )
 

@@ -1,0 +1,43 @@
+-- The persons whose claim rows an incremental night recomputes (deleted and inserted whole, see the
+-- macro kept_between_nights): everyone with a claim, reversal, person, enrollment or category row
+-- delivered or landed since the last build's as-of date (var changed_since, set by the pipeline), the
+-- owner of a claim reversed since, anyone with a claim dated since (held back until the as-of date
+-- reaches it), and holders in the as-of year of a category with a yearly cash allowance (judged up to
+-- the as-of date, it offsets deductibles). Without changed_since, everyone ever landed: the night then
+-- recomputes every person.
+{%- set changed_since = var('changed_since', none) %}
+-- depends_on: {{ ref('stg_claims') }}, {{ ref('stg_assistance_categories') }}, {{ ref('stg_policy__cash_items') }}
+
+{% if changed_since is none %}
+select distinct person_id from {{ ref('stg_person_rows_landed') }}
+{% else %}
+with landed as (
+    select person_id, reversal_of
+    from {{ ref('stg_person_rows_landed') }}
+    where delivered_on <= {{ as_of() }}
+        and (delivered_on > cast('{{ changed_since }}' as date) or landed_on > cast('{{ changed_since }}' as date))
+),
+
+claims as (
+    select claim_id, person_id, settle_date, discharge_date from {{ ref('stg_claims') }}
+),
+
+allowance_categories as (
+    select distinct category from {{ ref('stg_policy__cash_items') }} where policy_id = {{ policy_id() }}
+)
+
+select person_id from landed
+union
+select c.person_id
+from landed as l
+inner join claims as c on c.claim_id = l.reversal_of
+union
+select person_id from claims
+where settle_date > cast('{{ changed_since }}' as date) or discharge_date > cast('{{ changed_since }}' as date)
+union
+select cat.person_id
+from {{ ref('stg_assistance_categories') }} as cat
+inner join allowance_categories as a on a.category = cat.category
+where cat.valid_from <= {{ as_of() }}
+    and cat.valid_to >= cast({{ dbt.date_trunc('year', as_of()) }} as date)
+{% endif %}
