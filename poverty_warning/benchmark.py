@@ -550,6 +550,14 @@ def document(results: list[SizeResult], png_note: str | None, started: dt.dateti
     return "\n".join(lines)
 
 
+NOTES_MARK = "<!-- Notes below are written by hand and kept when the benchmark rewrites this page. -->"
+
+
+def _kept_notes(page: Path) -> str:
+    text = page.read_text(encoding="utf-8") if page.exists() else ""
+    return text[text.index(NOTES_MARK):] if NOTES_MARK in text else NOTES_MARK + "\n"
+
+
 def run(sizes: list[int], docs: Path | None = None, city: str = "shanghai", echo=print) -> list[SizeResult]:
     """Measure each size, print the table as it grows and rewrite docs/benchmarks.md (+ PNG) after each."""
     started = dt.datetime.now(dt.timezone.utc)
@@ -562,7 +570,8 @@ def run(sizes: list[int], docs: Path | None = None, city: str = "shanghai", echo
             shutil.rmtree(root, ignore_errors=True)
         if docs is not None:
             png_note = chart(results, docs / "benchmarks.png")
-            (docs / "benchmarks.md").write_text(document(results, png_note, started), encoding="utf-8")
+            page = docs / "benchmarks.md"
+            page.write_text(document(results, png_note, started) + "\n" + _kept_notes(page), encoding="utf-8")
         echo(table(results[-1:]))
     for r in results:
         echo(r.line())

@@ -46,6 +46,8 @@ HOUSEHOLD_SIZE_SHARE = np.array([0.22, 0.30, 0.24, 0.14, 0.07, 0.03])  # mean 2.
 NAME_POOL, STREET_POOL = 4000, 3000  # Faker draws per sex / for streets, sampled per person / household
 PHONE_PREFIXES = np.array([130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150, 151, 152, 153, 155,
                            156, 157, 158, 159, 166, 177, 180, 181, 182, 183, 185, 186, 187, 188, 189, 199])
+MONEY_COLUMNS = ("total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid", "assistance_paid",
+                 "other_paid", "self_pay_in_scope", "self_pay_out_scope")
 DISTRICTS = sorted({d for c in CITIES.values() for d in c.districts})
 
 # Routine care by age band (0-14, 15-44, 45-64, 65+).
@@ -209,6 +211,16 @@ def _money(cents: np.ndarray) -> pa.Array:
     cents = np.asarray(cents, np.int64)
     words = np.ascontiguousarray(np.stack([cents, np.where(cents < 0, -1, 0)], axis=1))  # 128-bit LE
     return pa.Array.from_buffers(pa.decimal128(18, 2), len(cents), [None, pa.py_buffer(words)])
+
+
+def _amounts(table: pa.Table) -> pa.Table:
+    """The claims with their integer-cent amounts as 2-decimal amounts (done per written slice: a
+    decimal takes twice an integer's memory)."""
+    for name in MONEY_COLUMNS:
+        i = table.column_names.index(name)
+        if pa.types.is_integer(table.schema.field(i).type):
+            table = table.set_column(i, name, _money(table.column(i).to_numpy()))
+    return table
 
 
 def _part(who, visit_type: str, day, level, cost, diag, out_share, discharge=None) -> dict:
@@ -610,8 +622,10 @@ class CityGenerator:
         return [self._stays(who[idx], code[idx], day, rng.integers(10, 25, k), 3, rng.uniform(30000, 70000, k), 0.25)]
 
     def _assemble(self, parts, persons, categories, enrollment) -> pa.Table:
+        """The claims feed as an arrow table; amounts stay integer cents until written (`_amounts`)."""
         rng = self.rng
         part = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        parts.clear()  # the batches are copied into `part`: free them before the columns are built
         inpatient = part["discharge"] != NO_DAY
         settle = np.where(inpatient, part["discharge"] + rng.integers(0, 3, len(inpatient)) * DAY, part["day"])
         keep = (settle >= self.t0) & (settle <= self.t1)
@@ -655,6 +669,9 @@ class CityGenerator:
         cents = {"total_cost": total, "policy_scope_cost": scope, "basic_fund_paid": fund,
                  "critical_illness_paid": critical, "assistance_paid": assist, "other_paid": other,
                  "self_pay_in_scope": self_in, "self_pay_out_scope": out}
+        # A million-person city holds ~8 million rows: drop what is spent before the columns are built.
+        del fund_ratio, after_fund, before_assist, paid_rate, covered, claim_scheme, scheme, inpatient_like
+        del part["cost"], part["out_share"]
 
         rows = np.arange(m)
         original, reversal, day, number = self._reversals(settle)
@@ -680,7 +697,7 @@ class CityGenerator:
             "hospital_level": pa.array(["", "1", "2", "3"]).take(pa.array(level[rows])),
             "in_city": pc.if_else(pa.array(in_city[rows]), "true", "false"),
             "diagnosis_code": pa.array(DIAGNOSES).take(pa.array(part["diag"][rows])),
-            **{name: _money(v[rows] * sign) for name, v in cents.items()},
+            **{name: pa.array(v[rows] * sign) for name, v in cents.items()},  # cents, formatted when written
             "reversal_of": pc.if_else(pa.array(sign < 0), _numbered(prefix, rows + 1, 9), ""),
         }
         return pa.table({c: columns[c] for c in FEEDS["claims"].column_names})
@@ -731,7 +748,7 @@ class CityGenerator:
                 continue
             picked = rng.integers(0, len(good), k)
             if isinstance(good, pa.Table):  # the claims: broken as text, like every other feed
-                good = good.cast(pa.schema([(name, pa.string()) for name in good.column_names]))
+                good = _amounts(good).cast(pa.schema([(name, pa.string()) for name in good.column_names]))
                 sample = good.take(pa.array(picked)).to_pandas()
             else:
                 sample = good.iloc[picked].copy().reset_index(drop=True)
@@ -806,7 +823,8 @@ def _write_daily(claims: pa.Table, folder: Path, last_night: str, encoding: str)
     real = pc.is_valid(pc.strptime(settle, format="%Y-%m-%d", unit="s", error_is_null=True))
     night = pc.if_else(real, settle, last_night)
     order = pc.sort_indices(night)  # stable: each day keeps the feed's order
-    claims, night = claims.take(order), night.take(order)
+    if not np.array_equal(order.to_numpy(), np.arange(len(order))):  # only appended faults move: no copy else
+        claims, night = claims.take(order), night.take(order)
     nights = pc.dictionary_encode(night).combine_chunks() if isinstance(night, pa.ChunkedArray) else \
         pc.dictionary_encode(night)
     codes = nights.indices.to_numpy()
@@ -818,7 +836,7 @@ def _write_daily(claims: pa.Table, folder: Path, last_night: str, encoding: str)
         (folder / day).mkdir(exist_ok=True)
         with open(folder / day / "part-0.csv", "wb") as sink:
             sink.write(header)
-            pa_csv.write_csv(claims.slice(lo, hi - lo), sink, options)
+            pa_csv.write_csv(_amounts(claims.slice(lo, hi - lo)), sink, options)
 
 
 def generate(city: str, persons: int, start: dt.date, end: dt.date, seed: int, out: Path,
