@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install lint demo test fuzz benchmark clean browser lock quality-docs airflow airflow-smoke test-install \
+.PHONY: install lint demo test fuzz bench clean browser lock quality-docs airflow airflow-smoke test-install \
 	spark-check policy-mutations workbook-preview
 
 install: $(STAMP)
@@ -66,8 +66,11 @@ fuzz: $(STAMP)
 quality-docs: $(STAMP)
 	$(BIN)/python -c "from poverty_warning.quality import expectations as e; e.write_suites(); e.write_readme_validation()"
 
-benchmark: $(STAMP)
-	$(BIN)/poverty-warning benchmark
+# City-scale figures per stage (synth, first landing, one night), the candidates against a hand-written
+# DuckDB query and pandas; rewrites docs/benchmarks.md + .png. Heavy: one run at a time on a shared machine.
+SIZES ?= 100000 1000000
+bench: $(STAMP)
+	$(BIN)/poverty-warning benchmark $(SIZES)
 
 # Airflow 3 on this machine (standalone, SQLite, home under the data folder); prints the UI URL and login.
 AIRFLOW_PORT ?= 8080

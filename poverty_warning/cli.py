@@ -376,15 +376,22 @@ def simulate(
 
 @app.command()
 def benchmark(
-    persons: int = typer.Option(200000, help="residents in the synthetic city"),
-    months: int = typer.Option(18, help="months of claims history"),
+    sizes: Optional[list[int]] = typer.Argument(None, help="city sizes in persons (default 100000 1000000)"),
+    docs: Path = typer.Option(Path("docs"), help="folder of benchmarks.md and benchmarks.png"),
     city: str = typer.Option("shanghai"),
 ) -> None:
-    """Time the pipeline at city scale and print the figures (backfill, one night, memory)."""
+    """Time the pipeline at city scale per stage (synth, first landing, one night), check the candidates
+    against a hand-written DuckDB query and pandas, and write docs/benchmarks.md + .png."""
     _quiet_logs()
-    from poverty_warning.benchmark import report, run
+    from poverty_warning.benchmark import ReferenceMismatch, run
+    from poverty_warning.synth.cities import CITIES
 
-    typer.echo(report(run(persons, months, city)))
+    if city not in CITIES:
+        _fail(f"--city must be one of {', '.join(CITIES)}, got {city!r}")
+    try:
+        run(sizes or [100000, 1000000], docs, city, echo=typer.echo)
+    except ReferenceMismatch as exc:
+        _fail(str(exc))
 
 
 @app.command()

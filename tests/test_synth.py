@@ -107,3 +107,25 @@ def test_every_synthetic_subdistrict_code_is_a_township_code_of_its_district():
             assert re.fullmatch(persons.column("district_code").form, district)
             assert re.fullmatch(persons.column("subdistrict_code").form, subdistrict)
             assert subdistrict[:6] == district
+
+
+def test_claim_volume_follows_the_national_rates(small_city):
+    """NHC 2023: 6.8 visits per resident a year, 21.4 admissions per 100 people: 7-8 claim rows a person."""
+    claims = _claims(small_city)
+    originals = claims[claims["reversal_of"] == ""]
+    person_years = 1500 * 15 / 12  # the test city: 1,500 residents, 15 months
+    outpatient = (originals["visit_type"] == "outpatient").sum() / person_years
+    admissions = (originals["visit_type"] == "inpatient").sum() / person_years
+    assert 5.5 <= outpatient <= 8.0
+    assert 0.15 <= admissions <= 0.28
+    assert 6.5 <= len(claims) / person_years <= 9.0
+
+
+def test_column_ids_are_the_ids_one_at_a_time():
+    rng = np.random.default_rng(3)
+    region = np.array(["310101", "150302", "330922", "321204"] * 500)
+    birth = np.datetime64("1925-01-01") + rng.integers(0, 36000, len(region))
+    sequence = rng.integers(0, 1000, len(region))
+    made = ids.make_many(region, birth, sequence)
+    assert list(made) == [ids.make(r, dt.date.fromisoformat(str(b)), int(s)) for r, b, s in zip(region, birth, sequence)]
+    assert all(ids.is_valid(x) for x in made)

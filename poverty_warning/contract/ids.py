@@ -66,3 +66,21 @@ def person_key(value: str, key: bytes) -> str:
     nobody can test a guessed ID against it (a plain hash of an 18-digit ID with a known birth date and
     region is reversed by trying the few thousand sequence numbers)."""
     return hmac.new(key, str(value).strip().upper().encode("ascii", "replace"), hashlib.sha256).hexdigest()
+
+
+CHECK_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]  # ISO 7064 MOD 11-2, as stdnum's
+CHECK_CHARACTERS = "10X98765432"
+
+
+def make_many(region, birth, sequence):
+    """`make` for whole columns (numpy arrays of region codes, datetime64 birth dates, sequences):
+    the same IDs, a million in about a second."""
+    import numpy as np
+
+    birth = np.asarray(birth, "datetime64[D]")
+    region = np.asarray(region).astype(np.int64)
+    ymd = np.char.replace(np.datetime_as_string(birth, unit="D"), "-", "").astype(np.int64)
+    body = (region * 10**8 + ymd) * 1000 + np.asarray(sequence, np.int64)
+    digits = (body[:, None] // 10 ** np.arange(16, -1, -1, dtype=np.int64)) % 10
+    check = np.array(list(CHECK_CHARACTERS))[(digits @ np.array(CHECK_WEIGHTS)) % 11]
+    return np.char.add(np.char.zfill(body.astype(str), 17), check).astype(object)
