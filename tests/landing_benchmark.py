@@ -1,0 +1,41 @@
+"""Landing throughput on a feeds folder (a synthetic city): `python -m tests.landing_benchmark FEEDS NIGHT`.
+
+Prints rows received per second and the process's peak memory; a benchmark, not a test (nothing here
+asserts a time). Timings on a shared machine are upper bounds.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from poverty_warning.ingest.landing import land_feeds
+from poverty_warning.workspace import Workspace
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("feeds", type=Path)
+    parser.add_argument("night")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="landing-bench-"))
+    try:
+        started = time.perf_counter()
+        landed = land_feeds(Workspace(root), args.feeds, args.night)
+        seconds = time.perf_counter() - started
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    for feed in sorted({f.feed for f in landed}):
+        rows = [f for f in landed if f.feed == feed]
+        print(f"{feed}: files={len(rows)} received={sum(f.rows_received for f in rows)} "
+              f"loaded={sum(f.rows_loaded for f in rows)} quarantined={sum(f.rows_quarantined for f in rows)}")
+    received = sum(f.rows_received for f in landed)
+    print(f"rows={received} seconds={seconds:.1f} rows_per_s={received / seconds:,.0f} peak_gb={peak_gb:.2f}")
+
+
+if __name__ == "__main__":
+    main()
