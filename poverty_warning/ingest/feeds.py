@@ -111,6 +111,8 @@ def _is_utf8(ff: "FeedFile") -> bool:
 
 def _is_plain(ff: "FeedFile") -> bool:
     """See PlainCsv: checked on the bytes, a block at a time."""
+    if any(c in str(ff.path) for c in GLOB_CHARACTERS):  # DuckDB would take the path as a pattern
+        return False
     limit = min(settings.MAX_LINE_BYTES, settings.MAX_FIELD_CHARS)  # a field is never longer than its line
     decoder = codecs.getincrementaldecoder("utf-8")()
     line, after_cr, offset = 0, False, 0
@@ -143,29 +145,44 @@ def _is_plain(ff: "FeedFile") -> bool:
 
 # What str.strip() removes: the csv path strips each field with it.
 WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+_WHITESPACE_CLASS = "[" + WHITESPACE + "]"  # none of its characters is special in a class
 
 
-def stage_plain(con, plain: PlainCsv, columns: list[str], table: str, first_pos: int,
-                delivery_date: str) -> tuple[int, list[tuple[int, str]], int]:
-    """Split a plain CSV file in DuckDB into `table` (rows numbered as the csv path numbers them: line
-    number − 1); return (rows staged, malformed rows, positions used)."""
-    ws = "'" + WHITESPACE + "'"
-    lines = ("SELECT n - 1 AS row_number, string_split(rtrim(line, chr(13)), ',') AS fields, "
-             f"NOT contains(line, ',') AND trim(rtrim(line, chr(13)), {ws}) = '' AS blank "
-             "FROM (SELECT unnest(l) AS line, generate_subscripts(l, 1) AS n "
-             "FROM (SELECT string_split(content, chr(10)) AS l FROM read_text(?))) WHERE n > 1")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _plain_lines AS {lines}", [str(plain.ff.path)])
-    values = ", ".join(f'trim(fields[{j + 1}], {ws}) AS "{c}"' for j, c in zip(plain.wanted, columns))
-    con.execute(f"INSERT INTO {table} BY NAME SELECT {first_pos} + row_number AS _pos, ? AS _file, "
-                f"row_number AS _row_number, ? AS _delivery_date, {values} FROM _plain_lines "
-                f"WHERE NOT blank AND len(fields) = {plain.width}", [plain.ff.rel, delivery_date])
-    staged, positions = con.execute(f"SELECT count(*) FILTER (WHERE NOT blank AND len(fields) = {plain.width}), "
-                                    "coalesce(max(row_number), 0) + 1 FROM _plain_lines").fetchall()[0]
-    malformed = [(n, f"字段数为{width}，与表头的{plain.width}列不符（行被截断或多出分隔符）") for n, width in con.execute(
-        f"SELECT row_number, len(fields) FROM _plain_lines WHERE NOT blank AND len(fields) <> {plain.width} "
-        "ORDER BY row_number").fetchall()]
-    con.execute("DROP TABLE _plain_lines")
-    return int(staged), malformed, int(positions)
+def stage_plain(con, files: list[tuple[PlainCsv, int, str]], columns: list[str], table: str
+                ) -> dict[str, tuple[int, list[tuple[int, str]]]]:
+    """Split plain CSV files with the same header columns in DuckDB, in one query, into `table`.
+    `files` holds (file, first position, delivery date); a row's position is the file's first position
+    plus its row number (line number − 1, as the csv path numbers it). Returns per file (rel) the rows
+    staged and the malformed rows."""
+    width = files[0][0].width
+    wanted = files[0][0].wanted
+    meta = pd.DataFrame({"path": [str(p.ff.path) for p, _, _ in files], "rel": [p.ff.rel for p, _, _ in files],
+                         "first_pos": [pos for _, pos, _ in files], "delivery": [d for _, _, d in files]})
+    con.register("_plain_files", meta)
+    paths = ", ".join("'" + path.replace("'", "''") + "'" for path in meta["path"])
+    ws = _WHITESPACE_CLASS
+    lines = ("SELECT f.rel, f.first_pos, f.delivery, x.n - 1 AS row_number, "
+             "string_split(rtrim(x.line, chr(13)), ',') AS fields, "
+             f"NOT contains(x.line, ',') AND regexp_full_match(x.line, '{ws}*') AS blank, "
+             # str.strip() of each field: trimming a character set is slow, so only on lines that need it
+             f"regexp_matches(rtrim(x.line, chr(13)), '(^|,){ws}|{ws}(,|$)') AS padded "
+             "FROM (SELECT filename, unnest(l) AS line, generate_subscripts(l, 1) AS n "
+             f"FROM (SELECT filename, string_split(content, chr(10)) AS l FROM read_text([{paths}]))) AS x "
+             "JOIN _plain_files AS f ON f.path = x.filename "
+             "WHERE x.n > 1")
+    values = ", ".join(f"CASE WHEN padded THEN trim(fields[{j + 1}], '{WHITESPACE}') ELSE fields[{j + 1}] END "
+                       f'AS "{c}"' for j, c in zip(wanted, columns))
+    con.execute(f"INSERT INTO {table} BY NAME SELECT first_pos + row_number AS _pos, rel AS _file, "
+                f"row_number AS _row_number, delivery AS _delivery_date, {values} FROM ({lines}) "
+                f"WHERE NOT blank AND len(fields) = {width}")
+    malformed: dict[str, list[tuple[int, str]]] = {p.ff.rel: [] for p, _, _ in files}
+    for rel, n, found in con.execute(f"SELECT rel, row_number, len(fields) FROM ({lines}) "
+                                     f"WHERE NOT blank AND len(fields) <> {width} ORDER BY rel, row_number").fetchall():
+        malformed[rel].append((n, f"字段数为{found}，与表头的{width}列不符（行被截断或多出分隔符）"))
+    staged = dict(con.execute(f"SELECT _file, count(*) FROM {table} WHERE _file IN (SELECT rel FROM _plain_files) "
+                              "GROUP BY _file").fetchall())
+    con.unregister("_plain_files")
+    return {p.ff.rel: (int(staged.get(p.ff.rel, 0)), malformed[p.ff.rel]) for p, _, _ in files}
 
 
 def _encoding(ff: "FeedFile") -> str:
@@ -220,11 +237,14 @@ class RawStream:
     plain: "PlainCsv | None" = None
 
 
+GLOB_CHARACTERS = "*?[]{}"
+
+
 @dataclass
 class PlainCsv:
     """A CSV file whose every line is one row and every comma a separator (no quotes, no line break
-    inside a line but CR LF, no NUL, no BOM but the first, UTF-8, no line beyond the limits): the csv
-    module would read it exactly as splitting its lines at commas does."""
+    inside a line but CR LF, no NUL, no BOM but the first, UTF-8, no line beyond the limits, no pattern
+    character in its path): the csv module would read it exactly as splitting its lines at commas does."""
     ff: FeedFile
     width: int  # columns of the header
     wanted: list[int]  # positions (0-based) of the contract's columns

@@ -108,53 +108,63 @@ def _stage_name(feed: str) -> str:
     return f"stage_{feed}"
 
 
-def _stage(con, todo, night: str) -> dict[str, list[_Staged]]:
-    """Read every file, chunk by chunk, into its feed's stage table of raw text. Small files (a daily
-    delivery) are gathered into one insert of up to CHUNK_ROWS rows: an insert has a fixed cost."""
-    staged: dict[str, list[_Staged]] = {}
-    pending_rows: list[pa.Table] = []
-    position = 0  # rows staged so far: the batch's row order
+FILE_POSITION_SHIFT = 32  # a row's position in a batch: the file's ordinal, shifted, plus its row number
 
-    def flush() -> None:
-        if pending_rows:
-            arrow = pa.concat_tables(pending_rows, promote_options="default")  # a column one file lacks: null
+
+def _stage(con, todo, night: str) -> dict[str, list[_Staged]]:
+    """Read every file into its feed's stage table of raw text: plain CSV files split by DuckDB, many in one
+    query (a query has a fixed cost, and daily files are small); other files chunk by chunk, small chunks
+    gathered into one insert of up to CHUNK_ROWS rows."""
+    staged: dict[str, list[_Staged]] = {}
+    chunks: list[pa.Table] = []
+    plain: dict[tuple, list] = {}  # header columns -> (PlainCsv, first position, delivery date)
+
+    def flush(feed: str) -> None:
+        if chunks:
+            arrow = pa.concat_tables(chunks, promote_options="default")  # a column one file lacks: null
             names = ", ".join(f'coalesce("{c}", \'\') AS "{c}"' if c in FEEDS[feed].column_names else c
                               for c in arrow.schema.names)
             con.register("_chunk", arrow)
             con.execute(f"INSERT INTO {_stage_name(feed)} BY NAME SELECT {names} FROM _chunk")
             con.unregister("_chunk")
-            pending_rows.clear()
+            chunks.clear()
+        for (columns, _, _), files in plain.items():
+            counts = feedio.stage_plain(con, files, list(columns), _stage_name(feed))
+            for s in staged[feed]:
+                if s.ff.rel in counts:
+                    s.rows, s.malformed = counts[s.ff.rel]
+        plain.clear()
 
     feed = None
-    for ff, digest in todo:
+    for ordinal, (ff, digest) in enumerate(todo):
         if ff.feed != feed:
-            flush()
+            if feed:
+                flush(feed)
             feed = ff.feed
             stage_table(con, feed, _stage_name(feed))
-            staged[feed], position = [], 0
+            staged[feed] = []
+        first_pos = ordinal << FILE_POSITION_SHIFT
         raw = feedio.stream(ff, plain=True)
         if raw.plain:
-            flush()
-            rows, malformed, used = feedio.stage_plain(con, raw.plain, raw.columns, _stage_name(feed), position,
-                                                       ff.delivery_date or night)
-            position += used
-            staged[feed].append(_Staged(ff, digest, rows, malformed))
+            key = (tuple(raw.columns), raw.plain.width, tuple(raw.plain.wanted))
+            plain.setdefault(key, []).append((raw.plain, first_pos, ff.delivery_date or night))
+            staged[feed].append(_Staged(ff, digest, 0, []))  # counted when the query has run
             continue
         rows = 0
         for chunk in raw.chunks:
             n = len(chunk["_row_number"])
-            pending_rows.append(pa.table({
-                "_pos": pa.array(np.arange(position, position + n, dtype=np.int64)),
+            chunks.append(pa.table({
+                "_pos": pa.array(first_pos + np.asarray(chunk["_row_number"], dtype=np.int64)),
                 "_file": pa.array([ff.rel] * n, pa.string()),
                 "_row_number": pa.array(chunk["_row_number"], pa.int64()),
                 "_delivery_date": pa.array([ff.delivery_date or night] * n, pa.string()),
                 **{c: pa.array(chunk[c], pa.string()) for c in raw.columns}}))
-            position += n
             rows += n
-            if sum(t.num_rows for t in pending_rows) >= feedio.CHUNK_ROWS:
-                flush()
+            if sum(t.num_rows for t in chunks) >= feedio.CHUNK_ROWS:
+                flush(feed)
         staged[feed].append(_Staged(ff, digest, rows, raw.malformed))
-    flush()
+    if feed:
+        flush(feed)
     return staged
 
 

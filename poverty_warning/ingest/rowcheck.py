@@ -10,6 +10,7 @@ reference tables (`Reference`, or the key index in `meta`).
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -89,20 +90,32 @@ def raw(column: str) -> str:
     return _q(f"raw:{column}")
 
 
+@functools.lru_cache(maxsize=1 << 20)
+def _id_fact(value: str) -> tuple:
+    """What `contract.ids` says of one delivered value: why it is not a valid ID, its upper-case and masked
+    forms (a night's feeds repeat the same residents: each is worked out once)."""
+    return (ids.problem(value) if value else None), value.upper(), ids.mask(value)
+
+
+@functools.lru_cache(maxsize=1 << 20)
+def _id_encoded(value: str) -> tuple:
+    """The sex and birth date a valid ID encodes."""
+    return ids.sex(value), ids.birth_date(value)
+
+
 def _id_facts(con: duckdb.DuckDBPyConnection, stage: str, column: str, table: str, derive: bool) -> None:
-    """What `contract.ids` says of each distinct delivered value of an ID column (once per value, not per row):
-    why it is not a valid ID, its upper-case form, its masked form, and (if `derive`) the sex and birth
-    date it encodes."""
+    """`_id_fact` of each distinct delivered value of an ID column (once per value, not per row), and (if
+    `derive`) `_id_encoded` of the valid ones."""
     values = [v for (v,) in con.execute(f"SELECT DISTINCT {_q(column)} FROM {stage}").fetchall()]
-    problems = [ids.problem(v) if v else None for v in values]
-    valid = [derive and bool(v) and p is None for v, p in zip(values, problems)]
-    facts = pd.DataFrame({
-        "value": pd.Series(values, dtype=object), "problem": pd.Series(problems, dtype=object),
-        "upper_value": pd.Series([v.upper() for v in values], dtype=object),
-        "masked": pd.Series([ids.mask(v) for v in values], dtype=object),
-        "sex": pd.Series([ids.sex(v) if ok else None for v, ok in zip(values, valid)], dtype=object),
-        "birth_date": pd.Series([ids.birth_date(v) if ok else None for v, ok in zip(values, valid)], dtype=object)})
-    con.register("_id_facts_frame", facts)
+    facts = [_id_fact(v) for v in values]
+    encoded = [_id_encoded(v) if derive and v and f[0] is None else (None, None) for v, f in zip(values, facts)]
+    frame = pd.DataFrame({
+        "value": pd.Series(values, dtype=object), "problem": pd.Series([f[0] for f in facts], dtype=object),
+        "upper_value": pd.Series([f[1] for f in facts], dtype=object),
+        "masked": pd.Series([f[2] for f in facts], dtype=object),
+        "sex": pd.Series([e[0] for e in encoded], dtype=object),
+        "birth_date": pd.Series([e[1] for e in encoded], dtype=object)})
+    con.register("_id_facts_frame", frame)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT CAST(value AS VARCHAR) AS value, "
                 "CAST(problem AS VARCHAR) AS problem, CAST(upper_value AS VARCHAR) AS upper_value, "
                 "CAST(masked AS VARCHAR) AS masked, CAST(sex AS VARCHAR) AS sex, "
@@ -244,22 +257,14 @@ def checked_table(con: duckdb.DuckDBPyConnection, feed_name: str, stage: str, ta
     step2 = f"SELECT *, {', '.join(values)} FROM ({step1}) AS s"
     step3 = f"SELECT s.*, {', '.join(typed)} FROM ({step2}) AS s"
     step4 = f"SELECT *, {', '.join(_type_flags(feed))} FROM ({step3})" if _type_flags(feed) else step3
-    # The typed rows are kept once (checks across rows read them several times), without the
-    # intermediate values.
-    scratch = [_q("v:" + c.name) for c in feed.columns] + [_q("upper:" + c.name) for c in feed.columns
-                                                         if c.type == ID]
-    typed_table = f"{table}_typed"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {typed_table} AS SELECT * EXCLUDE ({', '.join(scratch)}) "
-                f"FROM ({step4})")
     across = getattr(_ACROSS, feed_name, None)
-    body = across(q, typed_table, cases_known) if across else f"SELECT * FROM {typed_table}"
+    body = across(q, f"({step4})", stage, cases_known) if across else step4
     texts = ", ".join(f"CASE WHEN {flag(code)} THEN {text} END" for code, text in q.reasons)
-    internal = [_q(f"{kind}:{c.name}") for c in feed.columns if c.type == ID for kind in ("problem", "sex", "birth")]
+    internal = [_q("v:" + c.name) for c in feed.columns]
+    internal += [_q(f"{kind}:{c.name}") for c in feed.columns if c.type == ID for kind in ("problem", "upper", "sex", "birth")]
     internal += [_q(c) for c in q.internal]
-    exclude = f" EXCLUDE ({', '.join(internal)})" if internal else ""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *{exclude}, "
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * EXCLUDE ({', '.join(internal)}), "
                 f"concat_ws({_lit(REASON_SEPARATOR)}, {texts}) AS reason FROM ({body})")
-    con.execute(f"DROP TABLE {typed_table}")
 
 
 def check_codes_in_order(feed_name: str) -> list[str]:
@@ -268,7 +273,7 @@ def check_codes_in_order(feed_name: str) -> list[str]:
     _typed_columns(q)
     across = getattr(_ACROSS, feed_name, None)
     if across:
-        across(q, "typed_rows", True)
+        across(q, "(SELECT 1)", "stage", True)
     return [code for code, _ in q.reasons]
 
 
@@ -280,19 +285,28 @@ def _known_person(q: _Query) -> tuple[str, str]:
             f"s.person_id IS NOT NULL AND kp.known_person_id IS NULL AS {flag('known_person')}")
 
 
-def _first_of(rows: str, key: str, alias: str) -> str:
-    """A join giving, per value of `key`, the position of its first row (`{alias}.first_pos`): a later row
-    with the same value is a duplicate. (An aggregate, not a window over the whole wide rows.)"""
-    return (f"LEFT JOIN (SELECT {key} AS first_key, min(_pos) AS first_pos FROM {rows} WHERE {key} IS NOT NULL "
-            f"GROUP BY {key}) AS {alias} ON {alias}.first_key = s.{key}")
+def _first_of(stage: str, key: str, alias: str, resident_id: bool = False) -> str:
+    """A join giving, per key value, the position of its first row (`{alias}.first_pos`): a later row with
+    the same value is a duplicate. Read from the narrow raw rows, not the wide typed ones: a text key is
+    typed as delivered, a resident ID upper-cased (`_id_facts`)."""
+    if resident_id:
+        source = (f"SELECT f.upper_value AS first_key, min(r._pos) AS first_pos FROM {stage} AS r "
+                  f"JOIN {id_facts_table(key)} AS f ON f.value = r.{_q(key)} WHERE r.{_q(key)} <> '' GROUP BY 1")
+        on = f"s.{_q(key)}"
+    else:
+        source = (f"SELECT {_q(key)} AS first_key, min(_pos) AS first_pos FROM {stage} WHERE {_q(key)} <> '' "
+                  "GROUP BY 1")
+        on = f"s.{raw(key)}"
+    return f"LEFT JOIN ({source}) AS {alias} ON {alias}.first_key = {on}"
+
 
 
 class _ACROSS:
     """Checks that look across columns, rows or at other files, one function per feed: each reads the
-    table of typed rows and adds its flags (and registers its reasons, in order)."""
+    typed rows (a subquery) once and adds its flags (and registers its reasons, in order)."""
 
     @staticmethod
-    def persons(q: _Query, rows: str, cases_known: bool) -> str:
+    def persons(q: _Query, rows: str, stage: str, cases_known: bool) -> str:
         valid = f"({raw('person_id')} <> '' AND {_q('problem:person_id')} IS NULL)"
         q.reason("unique:person_id", _lit("person_id 在同一文件中重复"))
         q.reason("area_within_district", _lit("subdistrict_code 的前6位与 district_code 不一致"))
@@ -305,22 +319,22 @@ class _ACROSS:
                 f"coalesce(s.district_code IS NOT NULL AND s.subdistrict_code IS NOT NULL "
                 f"AND left(s.subdistrict_code, 6) <> s.district_code, false) AS {flag('area_within_district')}, "
                 f"coalesce({birth} > {delivered} OR {birth} < {delivered} - INTERVAL {MAX_AGE_YEARS} YEAR, "
-                f"false) AS {flag('plausible:birth_date')} FROM {rows} AS s {_first_of(rows, 'person_id', 'fp')}")
+                f"false) AS {flag('plausible:birth_date')} FROM {rows} AS s {_first_of(stage, 'person_id', 'fp', resident_id=True)}")
 
     @staticmethod
-    def assistance_categories(q: _Query, rows: str, cases_known: bool) -> str:
+    def assistance_categories(q: _Query, rows: str, stage: str, cases_known: bool) -> str:
         join, known = _known_person(q)
         q.reason("valid_range", _lit("valid_to 早于 valid_from"))
         return (f"SELECT s.*, {known}, coalesce(s.valid_to < s.valid_from, false) AS {flag('valid_range')} "
                 f"FROM {rows} AS s {join}")
 
     @staticmethod
-    def enrollment(q: _Query, rows: str, cases_known: bool) -> str:
+    def enrollment(q: _Query, rows: str, stage: str, cases_known: bool) -> str:
         join, known = _known_person(q)
         return f"SELECT s.*, {known} FROM {rows} AS s {join}"
 
     @staticmethod
-    def claims(q: _Query, rows: str, cases_known: bool) -> str:
+    def claims(q: _Query, rows: str, stage: str, cases_known: bool) -> str:
         join, known = _known_person(q)
         a = {c: f"coalesce(s.{c}, 0)" for c in CLAIM_AMOUNTS}
         complete = "(" + " AND ".join(f"s.{c} IS NOT NULL" for c in CLAIM_AMOUNTS) + ")"
@@ -350,7 +364,7 @@ class _ACROSS:
             f"coalesce(s.discharge_date < s.admit_date, false) AS {flag('discharge_after_admit')}, "
             f"s.claim_id IS NOT NULL AND (s._pos > fc.first_pos OR lo.claim_id IS NOT NULL) AS {flag('unique:claim_id')}, "
             f"{complete} AS _complete "
-            f"FROM {rows} AS s {join} {_first_of(rows, 'claim_id', 'fc')} "
+            f"FROM {rows} AS s {join} {_first_of(stage, 'claim_id', 'fc')} "
             f"LEFT JOIN (SELECT DISTINCT claim_id FROM {REF_ORIGINALS}) AS lo ON lo.claim_id = s.claim_id")
         clean = "NOT (" + " OR ".join(flag(code) for code, _ in q.reasons) + ")"
         # Reversals, in file order: each must name an original that is landed or loads earlier in this
@@ -388,7 +402,7 @@ class _ACROSS:
                 f"FROM w LEFT JOIN ({verdicts}) AS v ON v.reversal_pos = w._pos")
 
     @staticmethod
-    def outreach_feedback(q: _Query, rows: str, cases_known: bool) -> str:
+    def outreach_feedback(q: _Query, rows: str, stage: str, cases_known: bool) -> str:
         """Feedback applies to a case that was sent, and only from the sub-district it was sent to."""
         q.reason("known_case", f"{_lit('案件编号 ')} || case_id || {_lit(' 不存在（不是外展名单发出的案件）')}")
         q.reason("own_subdistrict", f"{_lit('案件 ')} || case_id || {_lit(' 属于街道 ')} || _home || "
