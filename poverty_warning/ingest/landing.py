@@ -24,7 +24,7 @@ import pyarrow as pa
 from poverty_warning.contract import AMOUNT, BOOL, DATE, FEEDS, INT, LANDING_ORDER
 from poverty_warning.ingest import feeds as feedio
 from poverty_warning.ingest.rowcheck import (
-    CLAIM_AMOUNTS, REF_CASES, REF_ORIGINALS, REF_PERSONS, REF_REVERSED, checked_table, stage_table)
+    CLAIM_AMOUNTS, REF_CASES, REF_ORIGINALS, REF_PERSONS, REF_REVERSED, checked_table, forget_ids, stage_table)
 from poverty_warning.warehouse import SPILL_FOLDER, connect, create_tables, limit_memory
 from poverty_warning.workspace import Workspace
 
@@ -90,6 +90,7 @@ def land(con: duckdb.DuckDBPyConnection, lake: Path, feeds_dir: Path, night: str
         for feed in FEEDS:
             con.execute(f"DROP TABLE IF EXISTS {_stage_name(feed)}")
         con.execute("DROP TABLE IF EXISTS checked_batch")
+        forget_ids()
     refresh_raw_views(con, lake)
     return landed
 
@@ -153,12 +154,15 @@ def _stage(con, todo, night: str) -> dict[str, list[_Staged]]:
         rows = 0
         for chunk in raw.chunks:
             n = len(chunk["_row_number"])
-            chunks.append(pa.table({
-                "_pos": pa.array(first_pos + np.asarray(chunk["_row_number"], dtype=np.int64)),
-                "_file": pa.array([ff.rel] * n, pa.string()),
-                "_row_number": pa.array(chunk["_row_number"], pa.int64()),
-                "_delivery_date": pa.array([ff.delivery_date or night] * n, pa.string()),
-                **{c: pa.array(chunk[c], pa.string()) for c in raw.columns}}))
+            try:
+                chunks.append(pa.table({
+                    "_pos": pa.array(first_pos + np.asarray(chunk["_row_number"], dtype=np.int64)),
+                    "_file": pa.array([ff.rel] * n, pa.string()),
+                    "_row_number": pa.array(chunk["_row_number"], pa.int64()),
+                    "_delivery_date": pa.array([ff.delivery_date or night] * n, pa.string()),
+                    **{c: pa.array(chunk[c], pa.string()) for c in raw.columns}}))
+            except (pa.ArrowException, UnicodeError) as exc:  # e.g. text that is not Unicode: a file fault
+                raise feedio.FeedFileError(f"{ff.rel}: unreadable file: {type(exc).__name__}".splitlines()[0]) from None
             rows += n
             if sum(t.num_rows for t in chunks) >= feedio.CHUNK_ROWS:
                 flush(feed)
@@ -202,6 +206,8 @@ def _land_batch(con, lake: Path, feed: str, batch: list[_Staged], night: str) ->
             s.ff.feed, s.ff.rel, s.digest, s.ff.delivery_date or night, night, s.rows_received, n_loaded, n_q,
             str(lake_path), str(q_path) if n_q else None])
         result.append(LandedFile(s.ff.feed, s.ff.rel, s.rows_received, n_loaded, n_q))
+    con.execute(f"DROP TABLE {_stage_name(feed)}")  # the next feed's batch needs the memory
+    con.execute("DROP TABLE checked_batch")
     log.info("landed %s: %d files, %d rows loaded, %d quarantined", feed, len(batch),
              sum(r.rows_loaded for r in result), q_rows)
     return result

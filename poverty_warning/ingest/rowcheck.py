@@ -103,6 +103,12 @@ def _id_encoded(value: str) -> tuple:
     return ids.sex(value), ids.birth_date(value)
 
 
+def forget_ids() -> None:
+    """Drop what was worked out about resident IDs (after a landing: the memory is the night's)."""
+    _id_fact.cache_clear()
+    _id_encoded.cache_clear()
+
+
 def _id_facts(con: duckdb.DuckDBPyConnection, stage: str, column: str, table: str, derive: bool) -> None:
     """`_id_fact` of each distinct delivered value of an ID column (once per value, not per row), and (if
     `derive`) `_id_encoded` of the valid ones."""
@@ -436,9 +442,6 @@ def _reference_tables(con: duckdb.DuckDBPyConnection, ref: Reference) -> None:
             con.register("_ref_frame", frame)
             con.execute(f"INSERT INTO {name} SELECT * FROM _ref_frame")
             con.unregister("_ref_frame")
-
-
-STAGE_META = ("_pos", "_file", "_row_number", "_delivery_date")
 
 
 def stage_table(con: duckdb.DuckDBPyConnection, feed_name: str, table: str) -> None:
