@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from poverty_warning import settings
 from poverty_warning.contract import AMOUNT, BOOL, DATE, FEEDS, INT, LANDING_ORDER
+from poverty_warning.contract.ids import person_key
 from poverty_warning.ingest import feeds as feedio
 from poverty_warning.ingest.rowcheck import (
     CLAIM_AMOUNTS, REF_CASES, REF_ORIGINALS, REF_PERSONS, REF_REVERSED, checked_table, forget_ids, stage_table)
@@ -70,22 +72,27 @@ def pending(con: duckdb.DuckDBPyConnection, feeds_dir: Path, night: str) -> list
     return todo
 
 
-def land(con: duckdb.DuckDBPyConnection, lake: Path, feeds_dir: Path, night: str) -> list[LandedFile]:
+def land(con: duckdb.DuckDBPyConnection, lake: Path, feeds_dir: Path, night: str,
+         id_key: bytes | None = None) -> list[LandedFile]:
     """Land every file not landed before; return what this call landed.
 
     Every new file is read into DuckDB first, so that a file-level fault (missing feed or column,
     unreadable file) stops the night before anything is written. All new files of a feed are then
     checked together and written as one Parquet file per feed and night, so a backfill of years of
-    daily files costs one pass per feed, not one per file.
+    daily files costs one pass per feed, not one per file. `id_key` keys the index of known persons
+    (default: the bureau's key from the settings).
     """
     limit_memory(con, lake.parent / SPILL_FOLDER)
     todo = pending(con, feeds_dir, night)
     landed: list[LandedFile] = []
+    key = (id_key or settings.id_hash_key()) if todo else b""
+    if todo:
+        _hash_old_person_index(con, key)
     try:
         staged = _stage(con, todo, night)
         for feed in LANDING_ORDER:
             if staged.get(feed):
-                landed.extend(_land_batch(con, lake, feed, staged[feed], night))
+                landed.extend(_land_batch(con, lake, feed, staged[feed], night, key))
     finally:
         for feed in FEEDS:
             con.execute(f"DROP TABLE IF EXISTS {_stage_name(feed)}")
@@ -172,17 +179,17 @@ def _stage(con, todo, night: str) -> dict[str, list[_Staged]]:
     return staged
 
 
-def _land_batch(con, lake: Path, feed: str, batch: list[_Staged], night: str) -> list[LandedFile]:
+def _land_batch(con, lake: Path, feed: str, batch: list[_Staged], night: str, key: bytes) -> list[LandedFile]:
     from poverty_warning.quality.expectations import projection_sql
 
-    cases_known = _reference_views(con)
+    cases_known = _reference_views(con, feed, key)
     checked_table(con, feed, _stage_name(feed), "checked_batch", cases_known)
     lake_path = _new_batch_path(lake / feed, night)
     q_path = _new_batch_path(lake / "_quarantine" / feed, night)
     _copy(con, f"SELECT {_select_typed(feed)}, _file, CAST(_row_number AS INTEGER) AS _row_number, "
                f"CAST(_delivery_date AS DATE) AS _delivery_date, DATE '{night}' AS _night "
                "FROM checked_batch WHERE reason = '' ORDER BY _file, _row_number", lake_path)
-    _index_keys(con, feed)
+    _index_keys(con, feed, key)
     _copy(con, projection_sql(feed, "checked_batch"), lake / "_batches" / feed / f"night={night}.parquet")
     malformed = pd.DataFrame([(s.ff.rel, row, reason) for s in batch for row, reason in s.malformed],
                              columns=["file", "row_number", "reason"]).astype({"file": object, "reason": object})
@@ -240,9 +247,17 @@ def _lake_glob(lake: Path, feed: str) -> str | None:
     return str(folder / "*.parquet") if folder.is_dir() and any(folder.glob("*.parquet")) else None
 
 
-def _reference_views(con) -> bool:
-    """The landed keys the row checks read; returns whether any list was ever published (the cases)."""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {REF_PERSONS} AS SELECT person_id FROM meta.person_keys")
+def _reference_views(con, feed: str, key: bytes) -> bool:
+    """The landed keys the row checks read; returns whether any list was ever published (the cases). The
+    index of known persons holds keyed hashes: the batch's IDs are hashed and looked up."""
+    has_ids = "person_id" in FEEDS[feed].column_names
+    ids = [v for (v,) in con.execute(f"SELECT DISTINCT upper(person_id) FROM {_stage_name(feed)} "
+                                     "WHERE person_id <> ''").fetchall()] if has_ids else []
+    con.register("_wanted_persons", _keyed(ids, key))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {REF_PERSONS} AS SELECT DISTINCT CAST(w.person_id AS VARCHAR) "
+                "AS person_id FROM meta.person_keys AS k JOIN _wanted_persons AS w "
+                "ON CAST(w.person_key AS VARCHAR) = k.person_key")
+    con.unregister("_wanted_persons")
     con.execute(f"CREATE OR REPLACE TEMP VIEW {REF_ORIGINALS} AS SELECT claim_id, cents FROM meta.claim_keys "
                 "WHERE reversal_of IS NULL")
     con.execute(f"CREATE OR REPLACE TEMP VIEW {REF_REVERSED} AS SELECT reversal_of FROM meta.claim_keys "
@@ -254,11 +269,34 @@ def _reference_views(con) -> bool:
     return bool(known)
 
 
-def _index_keys(con, feed: str) -> None:
-    """Remember the keys later batches are checked against."""
+def _keyed(person_ids, key: bytes) -> pd.DataFrame:
+    """Each distinct ID beside its keyed hash: the index of known persons holds only the hash."""
+    ids = pd.Series(person_ids, dtype=object).astype(str).str.upper().drop_duplicates().tolist()
+    return pd.DataFrame({"person_id": ids, "person_key": [person_key(v, key) for v in ids]}, dtype=object)
+
+
+def _hash_old_person_index(con, key: bytes) -> None:
+    """A warehouse from before the keyed hash kept the known persons' IDs: replace them by their keys once."""
+    columns = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
+                                         "WHERE table_schema = 'meta' AND table_name = 'person_keys'").fetchall()}
+    if "person_id" not in columns:
+        return
+    old = [v for (v,) in con.execute("SELECT DISTINCT person_id FROM meta.person_keys").fetchall()]
+    con.execute("DROP TABLE meta.person_keys")
+    create_tables(con)
+    con.register("k", _keyed(old, key)[["person_key"]])
+    con.execute("INSERT INTO meta.person_keys SELECT person_key FROM k")
+    con.unregister("k")
+
+
+def _index_keys(con, feed: str, key: bytes) -> None:
+    """Remember the keys later batches are checked against (persons by their keyed hash)."""
     if feed == "persons":
-        con.execute("INSERT INTO meta.person_keys SELECT DISTINCT person_id FROM checked_batch WHERE reason = '' "
-                    "AND person_id NOT IN (SELECT person_id FROM meta.person_keys)")
+        loaded = [v for (v,) in con.execute("SELECT DISTINCT person_id FROM checked_batch WHERE reason = ''").fetchall()]
+        con.register("_loaded_persons", _keyed(loaded, key)[["person_key"]])
+        con.execute("INSERT INTO meta.person_keys SELECT DISTINCT CAST(person_key AS VARCHAR) FROM _loaded_persons "
+                    "WHERE person_key NOT IN (SELECT person_key FROM meta.person_keys)")
+        con.unregister("_loaded_persons")
     elif feed == "claims":
         cents = ", ".join(CLAIM_AMOUNTS)
         con.execute(f"INSERT INTO meta.claim_keys SELECT claim_id, reversal_of, [{cents}] FROM checked_batch "
