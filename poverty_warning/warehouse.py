@@ -12,9 +12,11 @@ from pathlib import Path
 
 import duckdb
 
+from poverty_warning import settings
 from poverty_warning.workspace import Workspace
 
 TABLES_SQL = Path(__file__).with_name("meta.sql")
+SPILL_FOLDER = "duckdb_spill"  # under the workspace, unless settings name another
 
 # Where the resident ID may be stored: the rule computation (dbt staging and intermediate models, which join
 # claims to persons), the contract's outputs (person_id in candidates, entitlements, enrollment_gaps) and what
@@ -82,9 +84,20 @@ def record_build(ws: Workspace, night: str, policy_id: str, inputs_fingerprint: 
 def connect(ws: Workspace, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     ws.ensure()
     con = duckdb.connect(str(ws.duckdb_path), read_only=read_only)
+    limit_memory(con, ws.root / SPILL_FOLDER)
     if not read_only:
         stamp_identity(con)
     return con
+
+
+def limit_memory(con: duckdb.DuckDBPyConnection, spill: Path | None = None) -> None:
+    """DuckDB's memory bound and spill folder from the settings (`duckdb_memory_limit`,
+    `duckdb_temp_directory`, else `spill`): a large batch spills to disk instead of growing."""
+    chosen = settings.get()
+    con.execute(f"SET memory_limit = '{chosen.duckdb_memory_limit}'")
+    folder = chosen.duckdb_temp_directory or spill
+    if folder is not None:
+        con.execute("SET temp_directory = ?", [str(folder)])
 
 
 class WarehouseBusy(RuntimeError):

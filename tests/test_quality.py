@@ -364,3 +364,23 @@ def test_a_release_covers_only_the_findings_it_overruled(tmp_path):
     # rerun with the delivery in but 9% of persons quarantined: a new finding the reviewer never saw
     worse = batch_checks.Finding("quarantine", "critical", "人员信息数据隔离率9.0%（9/100行），超过5%的上限")
     assert not release.covers(con, "2024-03-31", batch_checks.Verdict("2024-03-31", False, [worse], {}).as_dict())
+
+
+def test_a_batch_validated_in_chunks_counts_as_the_whole_batch(tmp_path, monkeypatch):
+    """A backfill's batch is validated a bounded number of rows at a time (here 3); each expectation's
+    result adds up over the chunks. The example's 5 claims plus 2 faulty copies make 7 rows in chunks of
+    3, 3 and 1: one row fails the visit type, one the settle date, every row has a claim id."""
+    from poverty_warning.quality import expectations
+    from poverty_warning.workspace import Workspace
+
+    feeds = _feeds_with(tmp_path, "claims", lambda df: pd.concat([
+        df, _copy_of(0, claim_id="Q1", visit_type="门诊")(df), _copy_of(0, claim_id="Q2", settle_date="2024-02-30")(df)]))
+    ws = Workspace(tmp_path / "data")
+    landing.land_feeds(ws, feeds, NIGHT)
+    monkeypatch.setattr(expectations, "GX_BATCH_ROWS", 3)
+    claims = expectations.validate_night(ws, NIGHT).query("feed == 'claims'").set_index("check_code")
+    assert claims.loc["enum:visit_type", ["success", "element_count", "unexpected_count"]].tolist() == [False, 7, 1]
+    assert claims.loc["date:settle_date", ["success", "element_count", "unexpected_count"]].tolist() == [False, 7, 1]
+    assert claims.loc["required:claim_id", ["success", "element_count", "unexpected_count"]].tolist() == [True, 7, 0]
+    row_count = claims[claims["expectation"] == "expect_table_row_count_to_be_between"]
+    assert row_count[["success", "element_count"]].values.tolist() == [[True, 7]]

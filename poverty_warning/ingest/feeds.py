@@ -9,9 +9,12 @@ and field length, columns), so no file can make a night run out of memory.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,11 +96,102 @@ def _undecodable_lines(ff: "FeedFile", encoding: str) -> int:
     return count
 
 
+def _is_utf8(ff: "FeedFile") -> bool:
+    """The whole file is UTF-8, read in blocks (lines split at a newline byte are then UTF-8 too)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with ff.path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _is_plain(ff: "FeedFile") -> bool:
+    """See PlainCsv: checked on the bytes, a block at a time."""
+    if any(c in str(ff.path) for c in GLOB_CHARACTERS):  # DuckDB would take the path as a pattern
+        return False
+    limit = min(settings.MAX_LINE_BYTES, settings.MAX_FIELD_CHARS)  # a field is never longer than its line
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, after_cr, offset = 0, False, 0
+    try:
+        with ff.path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                decoder.decode(block)
+                inner_bom = block.find(BOM, 1 if offset == 0 else 0)
+                if b'"' in block or b"\x00" in block or inner_bom >= 0:
+                    return False
+                if after_cr and not block.startswith(b"\n"):
+                    return False
+                lone_crs = block.count(b"\r") - block.count(b"\r\n") - block.endswith(b"\r")
+                if lone_crs:
+                    return False
+                after_cr = block.endswith(b"\r")
+                parts = block.split(b"\n")
+                line += len(parts[0])
+                if len(parts) > 1:
+                    line = max(line, max(map(len, parts[1:-1]), default=0))
+                    if line > limit:
+                        return False
+                    line = len(parts[-1])
+                offset += len(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return line <= limit
+
+
+# What str.strip() removes: the csv path strips each field with it.
+WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+_WHITESPACE_CLASS = "[" + WHITESPACE + "]"  # none of its characters is special in a class
+
+
+def stage_plain(con, files: list[tuple[PlainCsv, int, str]], columns: list[str], table: str
+                ) -> dict[str, tuple[int, list[tuple[int, str]]]]:
+    """Split plain CSV files with the same header columns in DuckDB, in one query, into `table`.
+    `files` holds (file, first position, delivery date); a row's position is the file's first position
+    plus its row number (line number − 1, as the csv path numbers it). Returns per file (rel) the rows
+    staged and the malformed rows."""
+    width = files[0][0].width
+    wanted = files[0][0].wanted
+    meta = pd.DataFrame({"path": [str(p.ff.path) for p, _, _ in files], "rel": [p.ff.rel for p, _, _ in files],
+                         "first_pos": [pos for _, pos, _ in files], "delivery": [d for _, _, d in files]})
+    con.register("_plain_files", meta)
+    paths = ", ".join("'" + path.replace("'", "''") + "'" for path in meta["path"])
+    ws = _WHITESPACE_CLASS
+    lines = ("SELECT f.rel, f.first_pos, f.delivery, x.n - 1 AS row_number, "
+             "string_split(rtrim(x.line, chr(13)), ',') AS fields, "
+             f"NOT contains(x.line, ',') AND regexp_full_match(x.line, '{ws}*') AS blank, "
+             # str.strip() of each field: trimming a character set is slow, so only on lines that need it
+             f"regexp_matches(rtrim(x.line, chr(13)), '(^|,){ws}|{ws}(,|$)') AS padded "
+             "FROM (SELECT filename, unnest(l) AS line, generate_subscripts(l, 1) AS n "
+             f"FROM (SELECT filename, string_split(content, chr(10)) AS l FROM read_text([{paths}]))) AS x "
+             "JOIN _plain_files AS f ON f.path = x.filename "
+             "WHERE x.n > 1")
+    values = ", ".join(f"CASE WHEN padded THEN trim(fields[{j + 1}], '{WHITESPACE}') ELSE fields[{j + 1}] END "
+                       f'AS "{c}"' for j, c in zip(wanted, columns))
+    con.execute(f"INSERT INTO {table} BY NAME SELECT first_pos + row_number AS _pos, rel AS _file, "
+                f"row_number AS _row_number, delivery AS _delivery_date, {values} FROM ({lines}) "
+                f"WHERE NOT blank AND len(fields) = {width}")
+    malformed: dict[str, list[tuple[int, str]]] = {p.ff.rel: [] for p, _, _ in files}
+    for rel, n, found in con.execute(f"SELECT rel, row_number, len(fields) FROM ({lines}) "
+                                     f"WHERE NOT blank AND len(fields) <> {width} ORDER BY rel, row_number").fetchall():
+        malformed[rel].append((n, f"字段数为{found}，与表头的{width}列不符（行被截断或多出分隔符）"))
+    staged = dict(con.execute(f"SELECT _file, count(*) FROM {table} WHERE _file IN (SELECT rel FROM _plain_files) "
+                              "GROUP BY _file").fetchall())
+    con.unregister("_plain_files")
+    return {p.ff.rel: (int(staged.get(p.ff.rel, 0)), malformed[p.ff.rel]) for p, _, _ in files}
+
+
 def _encoding(ff: "FeedFile") -> str:
     """utf-8-sig with a BOM; else UTF-8 or GB18030 (a superset of GBK), whichever reads more lines."""
     with ff.path.open("rb") as f:
         if f.read(3) == BOM:
             return "utf-8-sig"
+    if _is_utf8(ff):
+        return "utf-8"
     bad_in_utf8 = _undecodable_lines(ff, "utf-8")
     if bad_in_utf8 and _undecodable_lines(ff, "gb18030") < bad_in_utf8:
         return "gb18030"
@@ -120,16 +214,45 @@ class _DecodedLines:
             except UnicodeDecodeError:
                 text, readable = line.decode(self.encoding, errors="replace"), False
             # A lone carriage return ends a line too (as the csv module expects of its input).
-            for piece in LONE_CR.split(text):
+            for piece in (LONE_CR.split(text) if "\r" in text else (text,)):
                 number += 1
                 if not readable:
                     self.unreadable.add(number)
                 yield piece
 
 
+CHUNK_ROWS = 100_000  # rows handed on at a time: a file is never held whole as Python objects
+
+
+@dataclass
+class RawStream:
+    """A file's rows as strings, in chunks of at most CHUNK_ROWS rows. A chunk maps each of `columns`
+    (the contract's columns the file has, "" for empty) and `_row_number` to a list of values. Rows whose
+    shape is already wrong are collected in `malformed` as the chunks are read.
+
+    A plain file (`plain`: see `_is_plain`) has no chunks: DuckDB splits it (`stage_plain`)."""
+    columns: list[str]
+    chunks: Iterator[dict[str, list]]
+    malformed: list[tuple[int, str]]  # (row_number, reason)
+    plain: "PlainCsv | None" = None
+
+
+GLOB_CHARACTERS = "*?[]{}"
+
+
+@dataclass
+class PlainCsv:
+    """A CSV file whose every line is one row and every comma a separator (no quotes, no line break
+    inside a line but CR LF, no NUL, no BOM but the first, UTF-8, no line beyond the limits, no pattern
+    character in its path): the csv module would read it exactly as splitting its lines at commas does."""
+    ff: FeedFile
+    width: int  # columns of the header
+    wanted: list[int]  # positions (0-based) of the contract's columns
+
+
 @dataclass
 class RawTable:
-    """A file's rows as strings, plus rows whose shape was already wrong."""
+    """A file's rows as strings, whole (for small files and tests), plus rows whose shape was already wrong."""
     columns: list[str]
     frame: pd.DataFrame  # one column per header name, "" for empty, plus _row_number
     malformed: list[tuple[int, str]]  # (row_number, reason)
@@ -140,23 +263,55 @@ class RawTable:
 
 
 def read(ff: FeedFile) -> RawTable:
-    try:
-        if ff.path.suffix.lower() == ".parquet":
-            try:
-                return _read_parquet(ff)
-            except (OSError, ValueError) as exc:
-                if "magic bytes" in str(exc) or "Parquet" in str(exc):
-                    raise FeedFileError(f"{ff.rel}: unreadable file: not a valid Parquet file") from None
-                raise
-        if ff.path.suffix.lower() == ".xlsx":
-            from poverty_warning.ingest.returned_workbook import read_feedback
+    """The whole file as one table (landing reads `stream` instead)."""
+    raw = stream(ff)
+    chunks = list(raw.chunks)
+    frame = pd.DataFrame({c: [v for chunk in chunks for v in chunk[c]] for c in raw.columns + ["_row_number"]})
+    return RawTable(raw.columns, frame, raw.malformed)
 
-            return _from_rows(ff, *read_feedback(ff.path, ff.rel, ff.delivery_date))
-        return _read_csv(ff)
+
+def stream(ff: FeedFile, chunk_rows: int = CHUNK_ROWS, plain: bool = False) -> RawStream:
+    """Open a feed file: its header is checked now, its rows as the chunks are read. Either may raise
+    FeedFileError (one line naming the file). With `plain`, a plain CSV file comes without chunks, for
+    `stage_plain`."""
+    malformed: list[tuple[int, str]] = []
+    chunks = _guarded(ff, _chunks(ff, chunk_rows, malformed, plain))
+    columns = next(chunks)
+    first = next(chunks, None)
+    if isinstance(first, PlainCsv):
+        return RawStream(columns, iter(()), malformed, first)
+    rest = chunks if first is None else itertools.chain([first], chunks)
+    return RawStream(columns, rest, malformed)
+
+
+def _guarded(ff: FeedFile, chunks: Iterator) -> Iterator:
+    """Any parser failure is a file-level fault, never a traceback."""
+    try:
+        yield from chunks
     except FeedFileError:
         raise
-    except Exception as exc:  # any parser failure is a file-level fault, never a traceback
+    except Exception as exc:
+        if ff.path.suffix.lower() == ".parquet" and ("magic bytes" in str(exc) or "Parquet" in str(exc)):
+            raise FeedFileError(f"{ff.rel}: unreadable file: not a valid Parquet file") from None
         raise FeedFileError(f"{ff.rel}: unreadable file: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+
+
+def _chunks(ff: FeedFile, chunk_rows: int, malformed: list, plain: bool) -> Iterator:
+    """First the file's contract columns, then its rows in chunks (or PlainCsv)."""
+    suffix = ff.path.suffix.lower()
+    if suffix == ".csv" or suffix == ".txt":
+        yield from _csv_chunks(ff, chunk_rows, malformed, plain)
+        return
+    if suffix == ".parquet":
+        table = _read_parquet(ff)
+    else:
+        from poverty_warning.ingest.returned_workbook import read_feedback
+
+        table = _from_rows(ff, *read_feedback(ff.path, ff.rel, ff.delivery_date))
+    yield table.columns
+    for start in range(0, len(table.frame), chunk_rows):
+        part = table.frame.iloc[start:start + chunk_rows]
+        yield {c: part[c].tolist() for c in table.columns + ["_row_number"]}
 
 
 def check_size(ff: FeedFile) -> None:
@@ -166,7 +321,7 @@ def check_size(ff: FeedFile) -> None:
                             "(split the delivery into several files)")
 
 
-def _read_csv(ff: FeedFile) -> RawTable:
+def _csv_chunks(ff: FeedFile, chunk_rows: int, malformed: list, plain: bool) -> Iterator:
     check_size(ff)
     encoding = _encoding(ff)
     previous_limit = csv.field_size_limit(settings.MAX_FIELD_CHARS)
@@ -184,19 +339,26 @@ def _read_csv(ff: FeedFile) -> RawTable:
                     raise FeedFileError(f"{ff.rel}: header has {len(header)} columns, "
                                         f"the limit is {settings.MAX_COLUMNS}")
                 _check_header(ff, header)
-                return _rows(ff, header, reader, lines.unreadable)
+                wanted = [i for i, h in enumerate(header) if h in FEEDS[ff.feed].column_names]
+                columns = [header[j] for j in wanted]
+                yield columns
+                if plain and encoding != "gb18030" and _is_plain(ff):
+                    yield PlainCsv(ff, len(header), wanted)
+                    return
+                for rows in _csv_rows(header, wanted, reader, lines.unreadable, malformed, chunk_rows):
+                    yield dict(zip(columns + ["_row_number"], map(list, zip(*rows))))
             except csv.Error as exc:
                 raise FeedFileError(f"{ff.rel}: unreadable file: line {reader.line_num}: {exc}") from None
     finally:
         csv.field_size_limit(previous_limit)
 
 
-def _rows(ff: FeedFile, header: list[str], reader, unreadable: set[int]) -> RawTable:
-    """The rows of the contract's columns (other columns are not kept). A row of the wrong width, or
-    with bytes that are not text in the file's encoding, is malformed."""
+def _csv_rows(header: list[str], wanted: list[int], reader, unreadable: set[int], malformed: list,
+              chunk_rows: int) -> Iterator[list[list]]:
+    """The rows of the contract's columns (other columns are not kept), `chunk_rows` at a time. A row of
+    the wrong width, or with bytes that are not text in the file's encoding, is malformed."""
     width = len(header)
-    wanted = [i for i, h in enumerate(header) if h in FEEDS[ff.feed].column_names]
-    good, malformed = [], []
+    chunk: list[list] = []
     last_line = reader.line_num
     for i, row in enumerate(reader, start=1):
         first_line, last_line = last_line + 1, reader.line_num  # a quoted field may span lines
@@ -208,10 +370,12 @@ def _rows(ff: FeedFile, header: list[str], reader, unreadable: set[int]) -> RawT
         if len(row) != width:
             malformed.append((i, f"字段数为{len(row)}，与表头的{width}列不符（行被截断或多出分隔符）"))
             continue
-        good.append([row[j].strip() for j in wanted] + [i])
-    columns = [header[j] for j in wanted] + ["_row_number"]
-    frame = pd.DataFrame(good, columns=columns) if good else pd.DataFrame(columns=columns)
-    return RawTable([header[j] for j in wanted], frame, malformed)
+        chunk.append([row[j].strip() for j in wanted] + [i])
+        if len(chunk) >= chunk_rows:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _from_rows(ff: FeedFile, header: list[str], rows: list[list[str]]) -> RawTable:

@@ -2,10 +2,13 @@
 
 A night lands the files it has not seen (by path and sha256): loaded rows go
 to `lake/<feed>/`, quarantined rows to `lake/_quarantine/<feed>/`, and one
-registry row per file to `meta.landed_files` in DuckDB. Nothing already landed
-is read again except the few keys a new batch must be checked against, so a
-night costs what its own delivery costs. The `raw.<feed>` views that dbt reads
-span the landed Parquet files.
+registry row per file to `meta.landed_files` in DuckDB. The files are read as
+a stream into DuckDB tables of raw text, in chunks of bounded size, and checked
+there in SQL (`rowcheck.checked_table`), so memory does not grow with the
+delivery: DuckDB spills to disk within its memory limit. Nothing already landed
+is read again except the keys a new batch is checked against, so a night costs
+what its own delivery costs. The `raw.<feed>` views that dbt reads span the
+landed Parquet files.
 """
 from __future__ import annotations
 
@@ -14,14 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from poverty_warning import settings
-from poverty_warning.ingest import feeds as feedio
-from poverty_warning.warehouse import create_tables
 from poverty_warning.contract import AMOUNT, BOOL, DATE, FEEDS, INT, LANDING_ORDER
 from poverty_warning.contract.ids import person_key
-from poverty_warning.ingest.rowcheck import CLAIM_AMOUNTS, Reference, check
+from poverty_warning.ingest import feeds as feedio
+from poverty_warning.ingest.rowcheck import (
+    CLAIM_AMOUNTS, REF_CASES, REF_ORIGINALS, REF_PERSONS, REF_REVERSED, checked_table, forget_ids, stage_table)
+from poverty_warning.warehouse import SPILL_FOLDER, connect, create_tables, limit_memory
+from poverty_warning.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +44,21 @@ class LandedFile:
     rows_quarantined: int
 
 
+@dataclass
+class _Staged:
+    """A file read into its feed's stage table."""
+    ff: feedio.FeedFile
+    digest: str
+    rows: int  # rows staged (well-formed)
+    malformed: list[tuple[int, str]]
+
+    @property
+    def rows_received(self) -> int:
+        return self.rows + len(self.malformed)
+
+
 def pending(con: duckdb.DuckDBPyConnection, feeds_dir: Path, night: str) -> list[tuple[feedio.FeedFile, str]]:
-    """The night's files not landed before, each opened once so that a file-level
-    fault (missing feed or column, unreadable file) stops the night before
-    anything is written."""
+    """The night's files not landed before (by path and sha256), in landing order."""
     create_tables(con)
     seen = {(f, s) for f, s in con.execute("SELECT file, sha256 FROM meta.landed_files").fetchall()}
     order = {name: i for i, name in enumerate(LANDING_ORDER)}
@@ -50,7 +68,6 @@ def pending(con: duckdb.DuckDBPyConnection, feeds_dir: Path, night: str) -> list
         feedio.check_size(ff)  # before hashing: a huge file is refused without reading it
         digest = ff.sha256()
         if (ff.rel, digest) not in seen:
-            feedio.read(ff)
             todo.append((ff, digest))
     return todo
 
@@ -59,64 +76,160 @@ def land(con: duckdb.DuckDBPyConnection, lake: Path, feeds_dir: Path, night: str
          id_key: bytes | None = None) -> list[LandedFile]:
     """Land every file not landed before; return what this call landed.
 
-    All new files of a feed are checked together and written as one Parquet
-    file per feed and night, so a backfill of years of daily files costs one
-    pass per feed, not one per file. `id_key` keys the index of known persons
+    Every new file is read into DuckDB first, so that a file-level fault (missing feed or column,
+    unreadable file) stops the night before anything is written. All new files of a feed are then
+    checked together and written as one Parquet file per feed and night, so a backfill of years of
+    daily files costs one pass per feed, not one per file. `id_key` keys the index of known persons
     (default: the bureau's key from the settings).
     """
+    limit_memory(con, lake.parent / SPILL_FOLDER)
     todo = pending(con, feeds_dir, night)
     landed: list[LandedFile] = []
     key = (id_key or settings.id_hash_key()) if todo else b""
     if todo:
         _hash_old_person_index(con, key)
-    for feed in LANDING_ORDER:
-        batch = [(ff, digest) for ff, digest in todo if ff.feed == feed]
-        if batch:
-            landed.extend(_land_batch(con, lake, feed, batch, night, key))
+    try:
+        staged = _stage(con, todo, night)
+        for feed in LANDING_ORDER:
+            if staged.get(feed):
+                landed.extend(_land_batch(con, lake, feed, staged[feed], night, key))
+    finally:
+        for feed in FEEDS:
+            con.execute(f"DROP TABLE IF EXISTS {_stage_name(feed)}")
+        con.execute("DROP TABLE IF EXISTS checked_batch")
+        forget_ids()
     refresh_raw_views(con, lake)
     return landed
 
 
-def _land_batch(con, lake: Path, feed: str, batch, night: str, key: bytes) -> list[LandedFile]:
-    frames, malformed, received = [], [], {}
-    for ff, _ in batch:
-        table = feedio.read(ff)
-        frame = table.frame.copy()
-        frame["_file"] = ff.rel
-        frame["_delivery_date"] = ff.delivery_date or night
-        frames.append(frame)
-        malformed.extend((ff.rel, row, reason) for row, reason in table.malformed)
-        received[ff.rel] = table.rows_received
-    frame = pd.concat(frames, ignore_index=True)
-    for col in FEEDS[feed].column_names:
-        if col not in frame:
-            frame[col] = ""
-    frame = frame.fillna("")
-    checked = check(feed, frame, _reference(con, feed, frame, key))
-    keep = frame.loc[checked.loaded_index, ["_file", "_delivery_date"]].reset_index(drop=True)
-    loaded = pd.concat([checked.loaded, keep], axis=1)
+def land_feeds(ws: Workspace, feeds_dir: Path, night: str) -> list[LandedFile]:
+    """Land a feeds folder into a workspace on its own connection (what the ingest step and the
+    landing benchmark time)."""
+    con = connect(ws)
+    try:
+        return land(con, ws.lake, feeds_dir, night)
+    finally:
+        con.close()
+
+
+def _stage_name(feed: str) -> str:
+    return f"stage_{feed}"
+
+
+FILE_POSITION_SHIFT = 32  # a row's position in a batch: the file's ordinal, shifted, plus its row number
+
+
+def _stage(con, todo, night: str) -> dict[str, list[_Staged]]:
+    """Read every file into its feed's stage table of raw text: plain CSV files split by DuckDB, many in one
+    query (a query has a fixed cost, and daily files are small); other files chunk by chunk, small chunks
+    gathered into one insert of up to CHUNK_ROWS rows."""
+    staged: dict[str, list[_Staged]] = {}
+    chunks: list[pa.Table] = []
+    plain: dict[tuple, list] = {}  # header columns -> (PlainCsv, first position, delivery date)
+
+    def flush(feed: str) -> None:
+        if chunks:
+            arrow = pa.concat_tables(chunks, promote_options="default")  # a column one file lacks: null
+            names = ", ".join(f'coalesce("{c}", \'\') AS "{c}"' if c in FEEDS[feed].column_names else c
+                              for c in arrow.schema.names)
+            con.register("_chunk", arrow)
+            con.execute(f"INSERT INTO {_stage_name(feed)} BY NAME SELECT {names} FROM _chunk")
+            con.unregister("_chunk")
+            chunks.clear()
+        for (columns, _, _), files in plain.items():
+            counts = feedio.stage_plain(con, files, list(columns), _stage_name(feed))
+            for s in staged[feed]:
+                if s.ff.rel in counts:
+                    s.rows, s.malformed = counts[s.ff.rel]
+        plain.clear()
+
+    feed = None
+    for ordinal, (ff, digest) in enumerate(todo):
+        if ff.feed != feed:
+            if feed:
+                flush(feed)
+            feed = ff.feed
+            stage_table(con, feed, _stage_name(feed))
+            staged[feed] = []
+        first_pos = ordinal << FILE_POSITION_SHIFT
+        raw = feedio.stream(ff, plain=True)
+        if raw.plain:
+            key = (tuple(raw.columns), raw.plain.width, tuple(raw.plain.wanted))
+            plain.setdefault(key, []).append((raw.plain, first_pos, ff.delivery_date or night))
+            staged[feed].append(_Staged(ff, digest, 0, []))  # counted when the query has run
+            continue
+        rows = 0
+        for chunk in raw.chunks:
+            n = len(chunk["_row_number"])
+            try:
+                chunks.append(pa.table({
+                    "_pos": pa.array(first_pos + np.asarray(chunk["_row_number"], dtype=np.int64)),
+                    "_file": pa.array([ff.rel] * n, pa.string()),
+                    "_row_number": pa.array(chunk["_row_number"], pa.int64()),
+                    "_delivery_date": pa.array([ff.delivery_date or night] * n, pa.string()),
+                    **{c: pa.array(chunk[c], pa.string()) for c in raw.columns}}))
+            except (pa.ArrowException, UnicodeError) as exc:  # e.g. text that is not Unicode: a file fault
+                raise feedio.FeedFileError(f"{ff.rel}: unreadable file: {type(exc).__name__}".splitlines()[0]) from None
+            rows += n
+            if sum(t.num_rows for t in chunks) >= feedio.CHUNK_ROWS:
+                flush(feed)
+        staged[feed].append(_Staged(ff, digest, rows, raw.malformed))
+    if feed:
+        flush(feed)
+    return staged
+
+
+def _land_batch(con, lake: Path, feed: str, batch: list[_Staged], night: str, key: bytes) -> list[LandedFile]:
+    from poverty_warning.quality.expectations import projection_sql
+
+    cases_known = _reference_views(con, feed, key)
+    checked_table(con, feed, _stage_name(feed), "checked_batch", cases_known)
     lake_path = _new_batch_path(lake / feed, night)
     q_path = _new_batch_path(lake / "_quarantine" / feed, night)
-    _write_loaded(con, feed, loaded, lake_path, night)
-    _index_keys(con, feed, checked.loaded, key)
-    _write_batch_projection(feed, frame, checked, lake / "_batches" / feed / f"night={night}.parquet")
-    files_of_q = frame["_file"].to_numpy()[checked.quarantined_index]
-    quarantine = pd.concat([
-        checked.quarantined.assign(file=files_of_q),
-        pd.DataFrame(malformed, columns=["file", "_row_number", "reason"]),
-    ], ignore_index=True).sort_values(["file", "_row_number"])
-    _write_quarantine(con, feed, quarantine, q_path, night)
-    loaded_per_file = loaded["_file"].value_counts()
-    q_per_file = quarantine["file"].value_counts()
+    _copy(con, f"SELECT {_select_typed(feed)}, _file, CAST(_row_number AS INTEGER) AS _row_number, "
+               f"CAST(_delivery_date AS DATE) AS _delivery_date, DATE '{night}' AS _night "
+               "FROM checked_batch WHERE reason = '' ORDER BY _file, _row_number", lake_path)
+    _index_keys(con, feed, key)
+    _copy(con, projection_sql(feed, "checked_batch"), lake / "_batches" / feed / f"night={night}.parquet")
+    malformed = pd.DataFrame([(s.ff.rel, row, reason) for s in batch for row, reason in s.malformed],
+                             columns=["file", "row_number", "reason"]).astype({"file": object, "reason": object})
+    con.register("_malformed", malformed)
+    quarantined = ("SELECT _file AS file, _row_number AS row_number, reason FROM checked_batch WHERE reason <> '' "
+                   "UNION ALL SELECT file, row_number, reason FROM _malformed")
+    q_rows = con.execute(f"SELECT count(*) FROM ({quarantined})").fetchall()[0][0]
+    if q_rows:
+        _copy(con, f"SELECT {_lit(feed)} AS feed, CAST(file AS VARCHAR) AS file, CAST(row_number AS INTEGER) "
+                   f"AS row_number, CAST(reason AS VARCHAR) AS reason, DATE '{night}' AS night "
+                   f"FROM ({quarantined}) ORDER BY file, row_number", q_path)
+    con.unregister("_malformed")
+    counts = {f: (int(loaded), int(bad)) for f, loaded, bad in con.execute(
+        "SELECT _file, count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> '') "
+        "FROM checked_batch GROUP BY _file").fetchall()}
     result = []
-    for ff, digest in batch:
-        n_loaded, n_q = int(loaded_per_file.get(ff.rel, 0)), int(q_per_file.get(ff.rel, 0))
+    for s in batch:
+        n_loaded, n_bad = counts.get(s.ff.rel, (0, 0))
+        n_q = n_bad + len(s.malformed)
         con.execute("INSERT INTO meta.landed_files VALUES (?,?,?,?,?,?,?,?,?,?)", [
-            ff.feed, ff.rel, digest, ff.delivery_date or night, night, received[ff.rel], n_loaded, n_q,
+            s.ff.feed, s.ff.rel, s.digest, s.ff.delivery_date or night, night, s.rows_received, n_loaded, n_q,
             str(lake_path), str(q_path) if n_q else None])
-        result.append(LandedFile(ff.feed, ff.rel, received[ff.rel], n_loaded, n_q))
-    log.info("landed %s: %d files, %d rows loaded, %d quarantined", feed, len(batch), len(loaded), len(quarantine))
+        result.append(LandedFile(s.ff.feed, s.ff.rel, s.rows_received, n_loaded, n_q))
+    con.execute(f"DROP TABLE {_stage_name(feed)}")  # the next feed's batch needs the memory
+    con.execute("DROP TABLE checked_batch")
+    log.info("landed %s: %d files, %d rows loaded, %d quarantined", feed, len(batch),
+             sum(r.rows_loaded for r in result), q_rows)
     return result
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _copy(con, select: str, path: Path) -> None:
+    """Write a query's rows as one Parquet file, in full or not at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    con.execute(f"COPY ({select}) TO {_lit(str(tmp))} (FORMAT parquet)")
+    tmp.replace(path)
 
 
 def _new_batch_path(folder: Path, night: str) -> Path:
@@ -129,19 +242,31 @@ def _new_batch_path(folder: Path, night: str) -> Path:
     return path
 
 
-def _write_batch_projection(feed: str, frame: pd.DataFrame, checked, path: Path) -> None:
-    """The privacy-safe view of the raw batch that the expectation suites validate."""
-    from poverty_warning.quality.expectations import batch_projection
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".parquet.tmp")
-    batch_projection(feed, frame, checked.failed).to_parquet(tmp, index=False)
-    tmp.replace(path)
-
-
 def _lake_glob(lake: Path, feed: str) -> str | None:
     folder = lake / feed
     return str(folder / "*.parquet") if folder.is_dir() and any(folder.glob("*.parquet")) else None
+
+
+def _reference_views(con, feed: str, key: bytes) -> bool:
+    """The landed keys the row checks read; returns whether any list was ever published (the cases). The
+    index of known persons holds keyed hashes: the batch's IDs are hashed and looked up."""
+    has_ids = "person_id" in FEEDS[feed].column_names
+    ids = [v for (v,) in con.execute(f"SELECT DISTINCT upper(person_id) FROM {_stage_name(feed)} "
+                                     "WHERE person_id <> ''").fetchall()] if has_ids else []
+    con.register("_wanted_persons", _keyed(ids, key))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {REF_PERSONS} AS SELECT DISTINCT CAST(w.person_id AS VARCHAR) "
+                "AS person_id FROM meta.person_keys AS k JOIN _wanted_persons AS w "
+                "ON CAST(w.person_key AS VARCHAR) = k.person_key")
+    con.unregister("_wanted_persons")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {REF_ORIGINALS} AS SELECT claim_id, cents FROM meta.claim_keys "
+                "WHERE reversal_of IS NULL")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {REF_REVERSED} AS SELECT reversal_of FROM meta.claim_keys "
+                "WHERE reversal_of IS NOT NULL")
+    known = con.execute("SELECT count(*) FROM information_schema.tables "
+                        "WHERE table_schema = 'meta' AND table_name = 'case_log'").fetchall()[0][0]
+    if known:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {REF_CASES} AS SELECT case_id, subdistrict_code FROM meta.case_log")
+    return bool(known)
 
 
 def _keyed(person_ids, key: bytes) -> pd.DataFrame:
@@ -164,97 +289,28 @@ def _hash_old_person_index(con, key: bytes) -> None:
     con.unregister("k")
 
 
-def _reference(con, feed: str, frame: pd.DataFrame, key: bytes) -> Reference:
-    """Only the landed keys this batch must be checked against (from the key index)."""
-    ref = Reference()
-    if feed in ("claims", "enrollment", "assistance_categories") and "person_id" in frame:
-        wanted = _keyed(frame["person_id"], key)
-        con.register("wanted_persons", wanted)
-        ref.person_ids = {r[0] for r in con.execute(
-            "SELECT DISTINCT w.person_id FROM meta.person_keys k JOIN wanted_persons w USING (person_key)").fetchall()}
-        con.unregister("wanted_persons")
-    if feed == "claims":
-        keys = pd.concat([frame["claim_id"], frame.get("reversal_of", pd.Series(dtype=object))]).astype(str)
-        wanted = pd.DataFrame({"claim_id": keys[keys != ""].unique()})
-        con.register("wanted_claims", wanted)
-        for row in con.execute(
-                "SELECT k.claim_id, k.cents FROM meta.claim_keys k JOIN wanted_claims w USING (claim_id) "
-                "WHERE k.reversal_of IS NULL").fetchall():
-            ref.claim_amounts[row[0]] = tuple(int(x) for x in row[1])
-        ref.reversed_claims = {r[0] for r in con.execute(
-            "SELECT k.reversal_of FROM meta.claim_keys k JOIN wanted_claims w ON w.claim_id = k.reversal_of").fetchall()}
-        con.unregister("wanted_claims")
-    if feed == "outreach_feedback":
-        ref.cases = _sent_cases(con)
-    return ref
-
-
-def _sent_cases(con) -> dict[str, str] | None:
-    """Every case ever put on a list, with its sub-district; None before the first list was published."""
-    known = con.execute("SELECT count(*) FROM information_schema.tables "
-                        "WHERE table_schema = 'meta' AND table_name = 'case_log'").fetchall()[0][0]
-    if not known:
-        return None
-    return dict(con.execute("SELECT case_id, any_value(subdistrict_code) FROM meta.case_log GROUP BY case_id").fetchall())
-
-
-def _index_keys(con, feed: str, loaded: pd.DataFrame, key: bytes) -> None:
+def _index_keys(con, feed: str, key: bytes) -> None:
     """Remember the keys later batches are checked against (persons by their keyed hash)."""
-    if feed == "persons" and len(loaded):
-        con.register("k", _keyed(loaded["person_id"], key)[["person_key"]])
-        con.execute("INSERT INTO meta.person_keys SELECT DISTINCT person_key FROM k "
+    if feed == "persons":
+        loaded = [v for (v,) in con.execute("SELECT DISTINCT person_id FROM checked_batch WHERE reason = ''").fetchall()]
+        con.register("_loaded_persons", _keyed(loaded, key)[["person_key"]])
+        con.execute("INSERT INTO meta.person_keys SELECT DISTINCT CAST(person_key AS VARCHAR) FROM _loaded_persons "
                     "WHERE person_key NOT IN (SELECT person_key FROM meta.person_keys)")
-        con.unregister("k")
-    elif feed == "claims" and len(loaded):
-        frame = loaded[["claim_id", "reversal_of"] + CLAIM_AMOUNTS].copy()
-        con.register("k", frame)
-        cents = ", ".join(f"CAST({a} AS BIGINT)" for a in CLAIM_AMOUNTS)
-        con.execute(f"INSERT INTO meta.claim_keys SELECT claim_id, reversal_of, [{cents}] FROM k")
-        con.unregister("k")
+        con.unregister("_loaded_persons")
+    elif feed == "claims":
+        cents = ", ".join(CLAIM_AMOUNTS)
+        con.execute(f"INSERT INTO meta.claim_keys SELECT claim_id, reversal_of, [{cents}] FROM checked_batch "
+                    "WHERE reason = '' ORDER BY _pos")
 
 
 def _select_typed(feed: str) -> str:
     cols = []
     for c in FEEDS[feed].columns:
-        if c.type == AMOUNT:
-            cols.append(f"CAST(CAST({c.name} AS DECIMAL(18,0)) / 100 AS DECIMAL(18,2)) AS {c.name}")
+        if c.type == AMOUNT:  # held in cents
+            cols.append(f'CAST(CAST("{c.name}" AS DECIMAL(18,0)) / 100 AS DECIMAL(18,2)) AS "{c.name}"')
         else:
-            cols.append(f"CAST({c.name} AS {SQL_TYPE.get(c.type, 'VARCHAR')}) AS {c.name}")
+            cols.append(f'CAST("{c.name}" AS {SQL_TYPE.get(c.type, "VARCHAR")}) AS "{c.name}"')
     return ", ".join(cols)
-
-
-def _write_loaded(con, feed: str, loaded: pd.DataFrame, path: Path, night: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame = loaded.copy()
-    for c in FEEDS[feed].columns:
-        if c.type in (DATE, BOOL):
-            frame[c.name] = frame[c.name].map(
-                lambda v: None if v is None or pd.isna(v)
-                else (str(v).lower() if isinstance(v, bool) else str(v))).astype(object)
-        elif c.type not in (AMOUNT, INT):
-            frame[c.name] = frame[c.name].astype(object)
-    con.register("batch", frame)
-    tmp = path.with_suffix(".parquet.tmp")
-    con.execute(
-        f"COPY (SELECT {_select_typed(feed)}, CAST(_file AS VARCHAR) AS _file, "
-        f"CAST(_row_number AS INTEGER) AS _row_number, CAST(_delivery_date AS DATE) AS _delivery_date, "
-        f"DATE '{night}' AS _night FROM batch ORDER BY _file, _row_number) TO '{tmp}' (FORMAT parquet)")
-    con.unregister("batch")
-    tmp.replace(path)
-
-
-def _write_quarantine(con, feed: str, quarantine: pd.DataFrame, path: Path, night: str) -> None:
-    if quarantine.empty:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame = quarantine.assign(feed=feed)
-    con.register("q", frame)
-    tmp = path.with_suffix(".parquet.tmp")
-    con.execute(f"COPY (SELECT CAST(feed AS VARCHAR) AS feed, CAST(file AS VARCHAR) AS file, "
-                f"CAST(_row_number AS INTEGER) AS row_number, CAST(reason AS VARCHAR) AS reason, "
-                f"DATE '{night}' AS night FROM q ORDER BY file, row_number) TO '{tmp}' (FORMAT parquet)")
-    con.unregister("q")
-    tmp.replace(path)
 
 
 def _empty_select(feed: str) -> str:

@@ -20,10 +20,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from poverty_warning.warehouse import create_tables
-from poverty_warning.contract import ids
+from poverty_warning.warehouse import SPILL_FOLDER, create_tables, limit_memory
 from poverty_warning.contract import FEEDS, ID
-from poverty_warning.ingest.rowcheck import checks_for, validation_table
+from poverty_warning.ingest.rowcheck import checks_for, flag, validation_table
 from poverty_warning.workspace import Workspace
 from poverty_warning.settings import RESOURCES_DIR, SUITES_DIR, VENDOR_DIR
 
@@ -31,18 +30,17 @@ SUITE_DIR = SUITES_DIR
 PERSONAL_COLUMNS = {"persons": ("name", "phone", "address"), "outreach_feedback": ("note",)}  # never leave landing in a quality batch
 
 
-def batch_projection(feed: str, frame: pd.DataFrame, failed: dict) -> pd.DataFrame:
-    """What GX sees of a raw batch: masked, plus one pass/fail column per check."""
-    out = pd.DataFrame({"_file": frame["_file"].to_numpy(), "_row_number": frame["_row_number"].to_numpy()})
+def projection_sql(feed: str, checked: str) -> str:
+    """What GX sees of a raw batch (`checked`, a `rowcheck.checked_table`): the values as delivered, IDs
+    masked and personal columns left out, plus one pass/fail column per check, in the batch's row order."""
+    cols = ["_file", "_row_number"]
     for col in FEEDS[feed].columns:
         if col.name in PERSONAL_COLUMNS.get(feed, ()):
             continue
-        values = frame[col.name].astype(str) if col.name in frame else pd.Series([""] * len(frame))
-        out[col.name] = values.map(ids.mask).to_numpy() if col.type == ID else values.to_numpy()
-    for code in checks_for(feed):
-        mask = failed.get(code)
-        out[f"check__{code}"] = True if mask is None else ~mask
-    return out
+        source = f"masked:{col.name}" if col.type == ID else f"raw:{col.name}"
+        cols.append(f'"{source}" AS "{col.name}"')
+    cols += [f'NOT {flag(code)} AS "check__{code}"' for code in checks_for(feed)]
+    return f"SELECT {', '.join(cols)} FROM {checked} ORDER BY _pos"
 
 
 def suite_dict(feed: str) -> dict:
@@ -124,8 +122,6 @@ def validate_night(ws: Workspace, night: str) -> pd.DataFrame:
         path = ws.lake / "_batches" / feed / f"night={night}.parquet"
         if feed != "claims" and not path.exists():
             continue
-        frame = pd.read_parquet(path) if path.exists() else pd.DataFrame(
-            {c: pd.Series(dtype=object) for c in FEEDS[feed].column_names})
         raw = load_suite_dict(feed)
         suite = context.suites.add_or_update(gx.ExpectationSuite(
             name=raw["name"], expectations=[gx.expectations.registry.get_expectation_impl(e["type"])(
@@ -142,21 +138,20 @@ def validate_night(ws: Workspace, night: str) -> pd.DataFrame:
             batch_def = asset.add_batch_definition_whole_dataframe("night")
         definition = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=f"{feed}_nightly", data=batch_def, suite=suite))
-        result = definition.run(batch_parameters={"dataframe": frame},
-                                run_id=gx.RunIdentifier(run_name=f"night-{night}"), result_format="SUMMARY")
-        for r in result.results:
-            cfg = r.expectation_config
-            rows.append({
-                "night": night, "feed": feed, "expectation": cfg.type, "column_name": cfg.kwargs.get("column"),
-                "check_code": (cfg.meta or {}).get("check"), "reason_zh": (cfg.meta or {}).get("reason_zh"),
-                "success": bool(r.success), "element_count": int(r.result.get("element_count") or len(frame)),
-                "unexpected_count": int(r.result.get("unexpected_count") or 0)})
+        per_expectation: dict[int, dict] = {}
+        for frame in _batch_chunks(feed, path):
+            result = definition.run(batch_parameters={"dataframe": frame},
+                                    run_id=gx.RunIdentifier(run_name=f"night-{night}"), result_format="SUMMARY")
+            for i, r in enumerate(result.results):
+                _add_result(per_expectation.setdefault(i, {}), night, feed, r, len(frame))
+        rows.extend(per_expectation[i] for i in sorted(per_expectation))
     _name_data_assets(context, f"night-{night}", assets)
     context.build_data_docs()
     localize_data_docs(data_docs_index(ws).parent)
     summary = pd.DataFrame(rows)
     con = duckdb.connect(str(ws.duckdb_path))
     try:
+        limit_memory(con, ws.root / SPILL_FOLDER)
         create_tables(con)
         con.execute("DELETE FROM meta.gx_results WHERE night = CAST(? AS DATE)", [night])
         if not summary.empty:
@@ -167,6 +162,41 @@ def validate_night(ws: Workspace, night: str) -> pd.DataFrame:
     finally:
         con.close()
     return summary
+
+
+GX_BATCH_ROWS = 250_000  # rows validated at a time: a backfill's batch is never held whole
+
+
+def _batch_chunks(feed: str, path: Path):
+    """The night's batch in frames of at most GX_BATCH_ROWS rows (one empty frame if there is none)."""
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        yield pd.DataFrame({c: pd.Series(dtype=object) for c in FEEDS[feed].column_names})
+        return
+    parquet = pq.ParquetFile(path)
+    if parquet.metadata.num_rows == 0:
+        yield parquet.schema_arrow.empty_table().to_pandas()
+        return
+    for batch in parquet.iter_batches(batch_size=GX_BATCH_ROWS):
+        yield batch.to_pandas()
+
+
+def _add_result(row: dict, night: str, feed: str, r, rows_in_chunk: int) -> None:
+    """One expectation's result on a chunk, added to its result on the chunks before: it succeeds on the
+    batch if it succeeded on every chunk (a row count is checked per chunk too, and every chunk but the
+    only, empty one has rows), and its counts add up."""
+    cfg = r.expectation_config
+    elements = int(r.result.get("element_count") or rows_in_chunk)
+    unexpected = int(r.result.get("unexpected_count") or 0)
+    if not row:
+        row.update({"night": night, "feed": feed, "expectation": cfg.type, "column_name": cfg.kwargs.get("column"),
+                    "check_code": (cfg.meta or {}).get("check"), "reason_zh": (cfg.meta or {}).get("reason_zh"),
+                    "success": bool(r.success), "element_count": elements, "unexpected_count": unexpected})
+        return
+    row["success"] = row["success"] and bool(r.success)
+    row["element_count"] += elements
+    row["unexpected_count"] += unexpected
 
 
 def _name_data_assets(context, run_name: str, assets: dict[str, str]) -> None:
