@@ -24,8 +24,7 @@ households as (
         sum(paid_assistance) as paid_assistance,
         sum(unpaid_assistance) as unpaid_assistance,
         count(person_id) as flagged_members,
-        -- empty, not '', where no member is flagged (Spark's listagg of nothing is '', DuckDB's NULL);
-        -- reasons of the same level and member ordered by their text, so every build lists them alike
+        -- empty, not '', where no member is flagged (Spark's listagg of nothing is '', DuckDB's NULL)
         nullif({{ dbt.listagg('member_label', "'；'", 'order by person_id') }}, '') as members,
         -- ordered to the last key: a household can have two reasons of one severity and no member (both
         -- candidate rules), and a tie would let a rerun join them the other way round and re-send the list
