@@ -20,7 +20,9 @@ months as (
 ),
 
 households as (
-    select household_id, max(household_size) as household_size
+    select
+        household_id,
+        max(household_size) as household_size
     from {{ ref('int_persons_enriched') }}
     group by household_id
 ),

@@ -11,7 +11,8 @@ with rules as (
 ),
 
 reversed as (
-    select distinct reversal_of as claim_id from {{ ref('stg_claims') }} where reversal_of is not null
+    select distinct reversal_of as claim_id from {{ ref('stg_claims') }}
+    where reversal_of is not null
 ),
 
 all_claims as (
@@ -43,7 +44,9 @@ all_claims as (
 
 members as (
     -- Members holding a category a member rule is limited to, on the as-of date (as int_rule_measures).
-    select distinct m.rule, cat.person_id
+    select distinct
+        m.rule,
+        cat.person_id
     from {{ ref('stg_policy__rule_member_categories') }} as m
     inner join {{ ref('stg_assistance_categories') }} as cat
         on cat.category = m.category and {{ as_of() }} between cat.valid_from and cat.valid_to
