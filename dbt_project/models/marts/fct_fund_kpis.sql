@@ -78,8 +78,8 @@ paid_in_full as (
         'year_to_date' as period,
         cast({{ dbt.date_trunc('year', as_of()) }} as date) as period_start,
         (
-            select count(*) from person_entitlements
-            where unpaid <= 0
+            select count(*) from person_entitlements as pe
+            where pe.unpaid <= 0
         ) as numerator,
         (select count(*) from person_entitlements) as denominator
     from targets as t
@@ -92,12 +92,12 @@ enrollment as (
         'as_of' as period,
         {{ as_of() }} as period_start,
         (
-            select count(*) from {{ ref('int_enrollment_due') }}
-            where issue is null and subsidy_due
+            select count(*) from {{ ref('int_enrollment_due') }} as e
+            where e.issue is null and e.subsidy_due
         ) as numerator,
         (
-            select count(*) from {{ ref('int_enrollment_due') }}
-            where subsidy_due
+            select count(*) from {{ ref('int_enrollment_due') }} as e
+            where e.subsidy_due
         ) as denominator
     from targets as t
     where t.kind = 'subsidised_enrollment_rate'

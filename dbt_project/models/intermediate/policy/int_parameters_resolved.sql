@@ -36,10 +36,10 @@ published as (
 ),
 
 digits as (
-    {% for digit in range(10) %}select {{ digit }} as d{% if not loop.last %}
-        union all
-    {% endif %}
-        {% endfor %}
+    {% for digit in range(10) %}
+        select {{ digit }} as d
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 offsets as (
