@@ -69,6 +69,12 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
         raise TransformError(f"dbt {command} failed: {detail}")
 
 
+def build_quality_report_models(ws: Workspace, night: str) -> None:
+    """The quality report's views (dbt tag `quality_report`) and the staging views under them. The report is
+    first drawn at validate, before the night's `dbt build`; as views they show every later step's rows too."""
+    run_dbt(ws, "run", night, settings.get().policy, select="+tag:quality_report")
+
+
 def carried_forward_figures(ws: Workspace) -> list[tuple[str, int, int]]:
     """(parameter, year, published year) for each city figure of the night carried forward."""
     con = connect(ws)
