@@ -4,12 +4,7 @@
 -- per-capita income line, and whether each test passes. A household with no income can meet a
 -- ratio rule (any burden is at least a share of 0) but has no burden_ratio.
 with rules as (
-    select
-        r.*,
-        {{ window_start('r.window_kind') }} as window_start,
-        {{ window_end('r.window_kind') }} as window_end
-    from {{ ref('stg_policy__rules') }} as r
-    where r.policy_id = {{ policy_id() }}
+    select * from {{ ref('int_rule_windows') }}
 ),
 
 parameters as (
@@ -44,14 +39,7 @@ catastrophic_households as (
 ),
 
 members as (
-    -- Members holding a category the rule is limited to, on the as-of date.
-    select distinct
-        m.rule,
-        cat.person_id
-    from {{ ref('stg_policy__rule_member_categories') }} as m
-    inner join {{ ref('stg_assistance_categories') }} as cat
-        on cat.category = m.category and {{ as_of() }} between cat.valid_from and cat.valid_to
-    where m.policy_id = {{ policy_id() }}
+    select * from {{ ref('int_rule_member_persons') }}
 ),
 
 units as (
