@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export GX_ANALYTICS_ENABLED := False
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install lint demo test fuzz bench clean browser lock quality-docs airflow airflow-smoke test-install \
+.PHONY: install lint sql-format demo test fuzz bench clean browser lock quality-docs airflow airflow-smoke test-install \
 	spark-check policy-mutations workbook-preview
 
 install: $(STAMP)
@@ -43,9 +43,14 @@ demo: $(STAMP) $(VENDOR_STAMP)
 test: $(STAMP) $(VENDOR_STAMP) browser lint
 	$(BIN)/python -m pytest
 
-# Python lint (ruff, settings in pyproject.toml); part of `make test`.
+# Python lint (ruff, settings in pyproject.toml) and SQL lint of the dbt models (sqlfluff, settings in .sqlfluff);
+# part of `make test`. `make sql-format` lays the models out as the SQL lint wants them (read the diff).
 lint: $(STAMP)
 	$(BIN)/ruff check poverty_warning tests dags
+	$(BIN)/sqlfluff lint dbt_project --processes 2 --disable-progress-bar
+
+sql-format: $(STAMP)
+	$(BIN)/sqlfluff fix dbt_project --processes 2 --disable-progress-bar
 
 # `pip install .` (non-editable) into a fresh venv runs `assess`: the resources ship in the wheel.
 test-install: $(STAMP)

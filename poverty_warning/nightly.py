@@ -27,7 +27,7 @@ from poverty_warning.quality import warning_lists
 from poverty_warning.publish import kpi_page, summary_page
 from poverty_warning.policy import load_policy
 from poverty_warning.publish.contract_outputs import write_contract_outputs
-from poverty_warning.transform import transform as run_transform
+from poverty_warning.transform import build_quality_report_models, transform as run_transform
 from poverty_warning.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ def validate(ws: Workspace, night: str, expect_daily_claims: bool = True) -> dic
     finally:
         con.close()
     result = verdict.as_dict()
+    build_quality_report_models(ws, night)
     result["report"] = str(quality_report.build(ws, night, result))
     log.info("validate %s: may_publish=%s, %d findings", night, verdict.may_publish, len(verdict.findings))
     return result

@@ -78,17 +78,20 @@ def register_raw(spark, lake: Path) -> None:
         "CAST(NULL AS STRING) AS reason, CAST(NULL AS DATE) AS night WHERE false"))
 
 
+META_TABLES_DBT_READS = ("landed_files",)  # dbt_project/models/staging/__sources.yml, source `meta`
+
+
 def register_policy(spark, ws: Workspace) -> None:
-    """`policy.*` and `risk.*`: the tables `policy.tables.write` and the pipeline (meta.sql) made in the
-    DuckDB warehouse, exported as Parquet, so both engines read the very same rows and types."""
-    for schema in ("policy", "risk"):
+    """`policy.*`, `risk.*` and the `meta.*` tables dbt reads: the tables `policy.tables.write` and the pipeline
+    (meta.sql) made in the DuckDB warehouse, exported as Parquet, so both engines read the very same rows and types."""
+    for schema in ("policy", "risk", "meta"):
         folder = ws.root / "spark" / schema
         folder.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(ws.duckdb_path))
         try:
             names = [r[0] for r in con.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
-                [schema]).fetchall()]
+                [schema]).fetchall() if schema != "meta" or r[0] in META_TABLES_DBT_READS]
             for name in names:
                 con.execute(f"COPY {schema}.{name} TO '{folder / name}.parquet' (FORMAT parquet)")
         finally:

@@ -75,7 +75,11 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
         args += ["--exclude-resource-type", "unit_test"]
     if select:
         args += ["--select", select]
-    result = dbtRunner().invoke(args)
+    try:
+        result = dbtRunner().invoke(args)
+    finally:
+        if target == "duckdb":
+            _release_warehouse()
     if not result.success:
         failures = []
         for r in getattr(result.result, "results", None) or []:
@@ -83,6 +87,23 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
                 failures.append(f"{r.node.name}: {str(r.message).splitlines()[0] if r.message else r.status}")
         detail = "; ".join(failures[:5]) or (str(result.exception) if result.exception else "see dbt logs")
         raise TransformError(f"dbt {command} failed: {detail}")
+
+
+def build_quality_report_models(ws: Workspace, night: str) -> None:
+    """The quality report's views (dbt tag `quality_report`) and the staging views under them. The report is
+    first drawn at validate, before the night's `dbt build`; as views they show every later step's rows too."""
+    run_dbt(ws, "run", night, settings.get().policy, select="+tag:quality_report")
+
+
+def _release_warehouse() -> None:
+    """dbt-duckdb keeps its DuckDB instance open in the process after a run; closed here, so the step after
+    dbt (or a reader) may open the warehouse with another configuration, e.g. read-only."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
 
 
 def carried_forward_figures(ws: Workspace) -> list[tuple[str, int, int]]:

@@ -72,24 +72,23 @@ def _query(con, sql: str, params: list) -> pd.DataFrame:
 def _gather(con, night: str) -> dict:
     releases.ensure_table(con)
     data = {
-        "files": _query(con, "SELECT feed, count(*) AS files, CAST(sum(rows_received) AS BIGINT) AS received, "
-                             "CAST(sum(rows_loaded) AS BIGINT) AS loaded, CAST(sum(rows_quarantined) AS BIGINT) AS "
-                             "quarantined FROM meta.landed_files WHERE night = CAST(? AS DATE) GROUP BY feed", [night]),
-        "reasons": _query(con,
-                          "SELECT feed, reason, rows, file, row_number FROM ("
-                          "  SELECT feed, reason, file, row_number, count(*) OVER (PARTITION BY feed, reason) AS rows,"
-                          "    row_number() OVER (PARTITION BY feed, reason ORDER BY file, row_number) AS pick"
-                          "  FROM raw.quarantine WHERE night = CAST(? AS DATE)) WHERE pick = 1 "
-                          "ORDER BY feed, rows DESC, reason", [night]),
-        "dated_tonight": _query(con, "SELECT DISTINCT feed FROM meta.landed_files WHERE delivery_date = CAST(? AS DATE) "
-                                     "AND night >= CAST(? AS DATE)", [night, night]),
-        "claims_days": _query(con, "SELECT CAST(delivery_date AS VARCHAR) AS day, CAST(sum(rows_loaded) AS BIGINT) AS "
-                                   "rows FROM meta.landed_files WHERE feed = 'claims' AND delivery_date <= CAST(? AS DATE) "
-                                   "GROUP BY 1 ORDER BY 1", [night]),
-        "feed_nights": _query(con, "SELECT feed, CAST(night AS VARCHAR) AS night, CAST(sum(rows_received) AS BIGINT) AS "
-                                   "received, CAST(sum(rows_quarantined) AS BIGINT) AS quarantined, "
-                                   "CAST(max(delivery_date) AS VARCHAR) AS latest_delivery FROM meta.landed_files "
-                                   "WHERE night <= CAST(? AS DATE) GROUP BY 1, 2 ORDER BY 1, 2", [night]),
+        # The feed tables and the month view read the quality marts (dbt, marts/quality/).
+        "files": _query(con, "SELECT feed, files, rows_received AS received, rows_loaded AS loaded, "
+                             "rows_quarantined AS quarantined FROM marts.fct_quality_feed_nights "
+                             "WHERE landed_night = CAST(? AS DATE)", [night]),
+        "reasons": _query(con, "SELECT feed, reason, quarantined_rows AS rows, example_file AS file, "
+                               "example_row_number AS row_number FROM marts.fct_quality_quarantine_reasons "
+                               "WHERE landed_night = CAST(? AS DATE) ORDER BY feed, rows DESC, reason", [night]),
+        "dated_tonight": _query(con, "SELECT feed FROM marts.fct_quality_feed_deliveries "
+                                     "WHERE delivery_date = CAST(? AS DATE) AND last_landed_night >= CAST(? AS DATE)",
+                                [night, night]),
+        "claims_days": _query(con, "SELECT CAST(delivery_date AS VARCHAR) AS day, rows_loaded AS rows "
+                                   "FROM marts.fct_quality_feed_deliveries WHERE feed = 'claims' "
+                                   "AND delivery_date <= CAST(? AS DATE) ORDER BY delivery_date", [night]),
+        "feed_nights": _query(con, "SELECT feed, CAST(landed_night AS VARCHAR) AS night, rows_received AS received, "
+                                   "rows_quarantined AS quarantined, CAST(latest_delivery_date AS VARCHAR) AS latest_delivery "
+                                   "FROM marts.fct_quality_feed_nights WHERE landed_night <= CAST(? AS DATE) "
+                                   "ORDER BY feed, landed_night", [night]),
         "history": _query(con, "SELECT CAST(night AS VARCHAR) AS night, may_publish, findings FROM meta.batch_checks "
                                "WHERE night <= CAST(? AS DATE) AND night > CAST(? AS DATE) - INTERVAL 30 DAY "
                                "ORDER BY night DESC", [night, night]),

@@ -5,7 +5,9 @@ with claim_benefits as (
 ),
 
 policy_categories as (
-    select cat.*, co.category_rank
+    select
+        cat.*,
+        co.category_rank
     from {{ ref('stg_assistance_categories') }} as cat
     inner join {{ ref('stg_policy__category_order') }} as co
         on co.policy_id = {{ policy_id() }} and co.category = cat.category
@@ -13,7 +15,9 @@ policy_categories as (
 
 claim_totals as (
     select
-        person_id, claim_year, benefit,
+        person_id,
+        claim_year,
+        benefit,
         sum(base_amount) as base_amount,
         sum(assistance_paid) as paid_assistance,
         sum(case when is_covered then 0 else base_amount end) as uncovered_base,
@@ -24,23 +28,34 @@ claim_totals as (
 
 year_category as (
     -- The most generous of the policy's categories the person held at any time in the year.
-    select person_id, claim_year, category
+    select
+        person_id,
+        claim_year,
+        category
     from (
         select
-            t.person_id, t.claim_year, c.category,
+            t.person_id,
+            t.claim_year,
+            c.category,
             row_number() over (partition by t.person_id, t.claim_year order by c.category_rank) as pick
-        from (select distinct person_id, claim_year from claim_totals) as t
+        from (select distinct
+            person_id,
+            claim_year
+        from claim_totals) as t
         inner join policy_categories as c
-            on c.person_id = t.person_id
-            and c.valid_from <= cast({{ dbt.concat(["cast(t.claim_year as " ~ dbt.type_string() ~ ")", "'-12-31'"]) }} as date)
-            and c.valid_to >= cast({{ dbt.concat(["cast(t.claim_year as " ~ dbt.type_string() ~ ")", "'-01-01'"]) }} as date)
+            on
+                c.person_id = t.person_id
+                and c.valid_from <= cast({{ dbt.concat(["cast(t.claim_year as " ~ dbt.type_string() ~ ")", "'-12-31'"]) }} as date)
+                and c.valid_to >= cast({{ dbt.concat(["cast(t.claim_year as " ~ dbt.type_string() ~ ")", "'-01-01'"]) }} as date)
     ) as ranked
     where pick = 1
 ),
 
 tracks as (
     select
-        person_id, claim_year, benefit,
+        person_id,
+        claim_year,
+        benefit,
         min(category_rank) as category_rank,
         sum(final_amount) as expected_assistance,
         max(case when annual_cap_binding then annual_cap end) as binding_annual_cap,

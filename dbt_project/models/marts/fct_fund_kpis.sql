@@ -7,9 +7,13 @@ with targets as (
 
 assisted_claims as (
     -- Directly assisted person-times: settled claims (net of reversals) with assistance paid, this year.
-    select c.claim_id, c.claim_date, {{ dbt.date_trunc('month', 'c.claim_date') }} as claim_month
+    select
+        c.claim_id,
+        c.claim_date,
+        {{ dbt.date_trunc('month', 'c.claim_date') }} as claim_month
     from {{ ref('int_claims_netted') }} as c
-    where c.assistance_paid > 0
+    where
+        c.assistance_paid > 0
         and c.claim_date between cast({{ dbt.date_trunc('year', as_of()) }} as date) and {{ as_of() }}
 ),
 
@@ -27,9 +31,20 @@ catastrophic as (
 ),
 
 catastrophic_periods as (
-    select target, 'month' as period, period_start, numerator, denominator from catastrophic
+    select
+        target,
+        'month' as period,
+        period_start,
+        numerator,
+        denominator
+    from catastrophic
     union all
-    select target, 'year_to_date', cast({{ dbt.date_trunc('year', as_of()) }} as date), sum(numerator), sum(denominator)
+    select
+        target,
+        'year_to_date',
+        cast({{ dbt.date_trunc('year', as_of()) }} as date),
+        sum(numerator),
+        sum(denominator)
     from catastrophic
     group by target
 ),
@@ -47,7 +62,10 @@ balance as (
 ),
 
 person_entitlements as (
-    select person_id, sum(expected_assistance) as expected, sum(unpaid_assistance) as unpaid
+    select
+        person_id,
+        sum(expected_assistance) as expected,
+        sum(unpaid_assistance) as unpaid
     from {{ ref('fct_entitlements') }}
     where year = extract(year from {{ as_of() }})
     group by person_id
@@ -59,7 +77,10 @@ paid_in_full as (
         t.target,
         'year_to_date' as period,
         cast({{ dbt.date_trunc('year', as_of()) }} as date) as period_start,
-        (select count(*) from person_entitlements where unpaid <= 0) as numerator,
+        (
+            select count(*) from person_entitlements as pe
+            where pe.unpaid <= 0
+        ) as numerator,
         (select count(*) from person_entitlements) as denominator
     from targets as t
     where t.kind = 'entitled_paid_in_full_rate'
@@ -70,17 +91,26 @@ enrollment as (
         t.target,
         'as_of' as period,
         {{ as_of() }} as period_start,
-        (select count(*) from {{ ref('int_enrollment_due') }} where issue is null and subsidy_due) as numerator,
-        (select count(*) from {{ ref('int_enrollment_due') }} where subsidy_due) as denominator
+        (
+            select count(*) from {{ ref('int_enrollment_due') }} as e
+            where e.issue is null and e.subsidy_due
+        ) as numerator,
+        (
+            select count(*) from {{ ref('int_enrollment_due') }} as e
+            where e.subsidy_due
+        ) as denominator
     from targets as t
     where t.kind = 'subsidised_enrollment_rate'
 ),
 
 measured as (
     select * from catastrophic_periods
-    union all select * from balance
-    union all select * from paid_in_full
-    union all select * from enrollment
+    union all
+    select * from balance
+    union all
+    select * from paid_in_full
+    union all
+    select * from enrollment
 ),
 
 paid_share as (
@@ -118,12 +148,30 @@ select
     end as target_met,
     k.clause
 from (
-    select t.target, t.kind, t.label_zh, t.minimum, t.maximum, t.clause, m.period, m.period_start,
-           cast(m.numerator as decimal(18, 2)) as numerator, cast(m.denominator as decimal(18, 2)) as denominator
+    select
+        t.target,
+        t.kind,
+        t.label_zh,
+        t.minimum,
+        t.maximum,
+        t.clause,
+        m.period,
+        m.period_start,
+        cast(m.numerator as decimal(18, 2)) as numerator,
+        cast(m.denominator as decimal(18, 2)) as denominator
     from targets as t
     inner join measured as m on m.target = t.target
     union all
-    select target, kind, label_zh, minimum, maximum, clause, period, period_start,
-           cast(numerator as decimal(18, 2)), cast(denominator as decimal(18, 2))
+    select
+        target,
+        kind,
+        label_zh,
+        minimum,
+        maximum,
+        clause,
+        period,
+        period_start,
+        cast(numerator as decimal(18, 2)),
+        cast(denominator as decimal(18, 2))
     from paid_share
 ) as k

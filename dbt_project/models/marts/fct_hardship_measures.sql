@@ -34,14 +34,15 @@ measured as (
             when 'share_of_city_income' then line.parameter_value
         end as reference_amount,
         m.kind = 'share_of_capacity_to_pay' and sub.parameter_value is null
-            or m.kind = 'share_of_city_income' and line.parameter_value is null as figure_missing
+        or m.kind = 'share_of_city_income' and line.parameter_value is null as figure_missing
     from households as h
     cross join {{ ref('stg_policy__hardship_measures') }} as m
     left join parameters as sub
         on sub.parameter_name = m.subsistence_parameter and sub.parameter_year = extract(year from {{ as_of() }})
     left join parameters as line
-        on line.parameter_name = m.line_parameter
-        and line.parameter_year = extract(year from {{ as_of() }}) + m.line_year_offset
+        on
+            line.parameter_name = m.line_parameter
+            and line.parameter_year = extract(year from {{ as_of() }}) + m.line_year_offset
 ),
 
 judged as (
@@ -92,8 +93,15 @@ select
 from judged
 union all
 select
-    household_id, subdistrict_code, measure, label_zh, kind, threshold,
-    {{ money('oop_amount') }}, {{ money('income_amount') }}, {{ money('reference_amount') }},
+    household_id,
+    subdistrict_code,
+    measure,
+    label_zh,
+    kind,
+    threshold,
+    {{ money('oop_amount') }},
+    {{ money('income_amount') }},
+    {{ money('reference_amount') }},
     case when income_amount > 0 then cast(round(oop_amount / income_amount, 4) as decimal(12, 4)) end,
     met
 from city_rule

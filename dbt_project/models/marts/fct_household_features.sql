@@ -45,25 +45,59 @@ verdicts as (
 rolling as (
     select
         m.*,
-        personal_burden as burden_1m,
-        sum(personal_burden) over (partition by household_id order by month_start rows between 2 preceding and current row) as burden_3m,
-        sum(personal_burden) over (partition by household_id order by month_start rows between 5 preceding and current row) as burden_6m,
-        sum(personal_burden) over (partition by household_id order by month_start rows between 11 preceding and current row) as burden_12m,
-        sum(personal_burden) over (partition by household_id order by month_start rows between 5 preceding and 3 preceding) as burden_prev_3m,
-        sum(assistance_base) over (partition by household_id order by month_start rows between 11 preceding and current row) as assistance_base_12m,
-        sum(assistance_base) over (partition by household_id, extract(year from month_start) order by month_start rows between unbounded preceding and current row) as assistance_base_ytd,
-        sum(personal_burden) over (partition by household_id, extract(year from month_start) order by month_start rows between unbounded preceding and current row) as burden_ytd,
-        sum(inpatient_stays) over (partition by household_id order by month_start rows between 11 preceding and current row) as inpatient_stays_12m,
-        sum(inpatient_stays) over (partition by household_id order by month_start rows between 2 preceding and current row) as inpatient_stays_3m,
-        sum(special_outpatient_claims) over (partition by household_id order by month_start rows between 11 preceding and current row) as special_outpatient_12m,
-        sum(emergency_visits) over (partition by household_id order by month_start rows between 5 preceding and current row) as emergency_visits_6m,
-        max(cancer) over (partition by household_id order by month_start rows between 11 preceding and current row) as cancer_12m,
-        max(kidney_failure) over (partition by household_id order by month_start rows between 11 preceding and current row) as kidney_failure_12m,
-        max(stroke) over (partition by household_id order by month_start rows between 11 preceding and current row) as stroke_12m,
-        max(chronic) over (partition by household_id order by month_start rows between 11 preceding and current row) as chronic_12m,
-        max(greatest(cancer, kidney_failure, stroke)) over (partition by household_id order by month_start rows between 2 preceding and current row) as catastrophic_3m,
-        sum(symptom_visits) over (partition by household_id order by month_start rows between 2 preceding and current row) as symptom_visits_3m,
-        count(*) over (partition by household_id order by month_start rows between 11 preceding and current row) as months_observed
+        m.personal_burden as burden_1m,
+        sum(m.personal_burden)
+            over (partition by m.household_id order by m.month_start rows between 2 preceding and current row)
+            as burden_3m,
+        sum(m.personal_burden)
+            over (partition by m.household_id order by m.month_start rows between 5 preceding and current row)
+            as burden_6m,
+        sum(m.personal_burden)
+            over (partition by m.household_id order by m.month_start rows between 11 preceding and current row)
+            as burden_12m,
+        sum(m.personal_burden)
+            over (partition by m.household_id order by m.month_start rows between 5 preceding and 3 preceding)
+            as burden_prev_3m,
+        sum(m.assistance_base)
+            over (partition by m.household_id order by m.month_start rows between 11 preceding and current row)
+            as assistance_base_12m,
+        sum(m.assistance_base)
+            over (
+                partition by m.household_id, extract(year from m.month_start)
+                order by m.month_start rows between unbounded preceding and current row
+            )
+            as assistance_base_ytd,
+        sum(m.personal_burden)
+            over (
+                partition by m.household_id, extract(year from m.month_start)
+                order by m.month_start rows between unbounded preceding and current row
+            )
+            as burden_ytd,
+        sum(m.inpatient_stays)
+            over (partition by m.household_id order by m.month_start rows between 11 preceding and current row)
+            as inpatient_stays_12m,
+        sum(m.inpatient_stays)
+            over (partition by m.household_id order by m.month_start rows between 2 preceding and current row)
+            as inpatient_stays_3m,
+        sum(m.special_outpatient_claims)
+            over (partition by m.household_id order by m.month_start rows between 11 preceding and current row)
+            as special_outpatient_12m,
+        sum(m.emergency_visits)
+            over (partition by m.household_id order by m.month_start rows between 5 preceding and current row)
+            as emergency_visits_6m,
+        max(m.cancer) over (partition by m.household_id order by m.month_start rows between 11 preceding and current row) as cancer_12m,
+        max(m.kidney_failure)
+            over (partition by m.household_id order by m.month_start rows between 11 preceding and current row)
+            as kidney_failure_12m,
+        max(m.stroke) over (partition by m.household_id order by m.month_start rows between 11 preceding and current row) as stroke_12m,
+        max(m.chronic) over (partition by m.household_id order by m.month_start rows between 11 preceding and current row) as chronic_12m,
+        max(greatest(m.cancer, m.kidney_failure, m.stroke))
+            over (partition by m.household_id order by m.month_start rows between 2 preceding and current row)
+            as catastrophic_3m,
+        sum(m.symptom_visits)
+            over (partition by m.household_id order by m.month_start rows between 2 preceding and current row)
+            as symptom_visits_3m,
+        count(*) over (partition by m.household_id order by m.month_start rows between 11 preceding and current row) as months_observed
     from months as m
 ),
 
@@ -90,7 +124,11 @@ members as (
         sum(case when {{ age_on('p.birth_date', 't.month_end') }} >= 65 then 1 else 0 end) as members_65_plus,
         sum(case when {{ age_on('p.birth_date', 't.month_end') }} < 18 then 1 else 0 end) as members_under_18,
         min(p.district_code) as district_code
-    from (select distinct household_id, month_start, month_end from rolling) as t
+    from (select distinct
+        household_id,
+        month_start,
+        month_end
+    from rolling) as t
     inner join {{ ref('stg_persons') }} as p
         on p.household_id = t.household_id and (p.birth_date is null or p.birth_date <= t.month_end)
     group by t.household_id, t.month_start
@@ -104,7 +142,11 @@ categories as (
         max(case when cat.category in ('dibao', 'tekun') then 1 else 0 end) as has_dibao_or_tekun,
         max(case when cat.category in ('low_income', 'dibao_edge') then 1 else 0 end) as has_low_income,
         max(case when cat.category = 'severe_disability' or cat.disability_grade is not null then 1 else 0 end) as has_disability
-    from (select distinct household_id, month_start, month_end from rolling) as t
+    from (select distinct
+        household_id,
+        month_start,
+        month_end
+    from rolling) as t
     inner join {{ ref('stg_persons') }} as p on p.household_id = t.household_id
     inner join {{ ref('stg_assistance_categories') }} as cat
         on cat.person_id = p.person_id and t.month_end between cat.valid_from and cat.valid_to
@@ -118,13 +160,15 @@ measured as (
         t.*,
         i.annual_disposable_income,
         coalesce(i.assets_within_limit, true) as assets_within_limit,
-        case when i.annual_disposable_income > 0 then
-            case
-                when p.warning_window = 'trailing_12_whole_months' and p.warning_amount = 'personal_burden' then t.burden_12m
-                when p.warning_window = 'trailing_12_whole_months' then t.assistance_base_12m
-                when p.warning_amount = 'personal_burden' then t.burden_ytd
-                else t.assistance_base_ytd
-            end / i.annual_disposable_income
+        case
+            when i.annual_disposable_income > 0
+                then
+                    case
+                        when p.warning_window = 'trailing_12_whole_months' and p.warning_amount = 'personal_burden' then t.burden_12m
+                        when p.warning_window = 'trailing_12_whole_months' then t.assistance_base_12m
+                        when p.warning_amount = 'personal_burden' then t.burden_ytd
+                        else t.assistance_base_ytd
+                    end / i.annual_disposable_income
         end as rule_ratio
     from rolling as t
     cross join policy as p
@@ -151,9 +195,11 @@ labelled as (
     select
         i.*,
         max(case when i.identified_now then 1 else 0 end) over (
-            partition by i.household_id order by i.month_start rows between 1 following and 6 following) as identified_next_6m,
+            partition by i.household_id order by i.month_start rows between 1 following and 6 following
+        ) as identified_next_6m,
         count(*) over (
-            partition by i.household_id order by i.month_start rows between 1 following and 6 following) as months_ahead,
+            partition by i.household_id order by i.month_start rows between 1 following and 6 following
+        ) as months_ahead,
         lag(i.rule_ratio) over (partition by i.household_id order by i.month_start) as rule_ratio_prev
     from identified as i
 )

@@ -1,7 +1,8 @@
 -- The early-warning list: every household whose burden ratio reaches one of the policy's
 -- warning levels (watch, alert, severe), at its highest level.
 with levels as (
-    select * from {{ ref('stg_policy__warning_levels') }} where policy_id = {{ policy_id() }}
+    select * from {{ ref('stg_policy__warning_levels') }}
+    where policy_id = {{ policy_id() }}
 ),
 
 reached as (

@@ -19,7 +19,8 @@ contacts as (
         subdistrict_name,
         row_number() over (
             partition by household_id
-            order by case when relation = 'head' then 0 else 1 end, person_id) as contact_rank
+            order by case when relation = 'head' then 0 else 1 end, person_id
+        ) as contact_rank
     from {{ ref('int_persons_enriched') }}
 )
 

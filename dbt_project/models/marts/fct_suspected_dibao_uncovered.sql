@@ -7,7 +7,8 @@ with policy as (
 ),
 
 sheet as (
-    select * from {{ ref('stg_policy__dibao_uncovered_sheet') }} where policy_id = {{ policy_id() }}
+    select * from {{ ref('stg_policy__dibao_uncovered_sheet') }}
+    where policy_id = {{ policy_id() }}
 ),
 
 line as (
@@ -20,8 +21,9 @@ line as (
         p.carried_forward_from_year
     from sheet as s
     inner join {{ ref('int_parameters_resolved') }} as p
-        on p.parameter_name = s.line_parameter
-        and p.parameter_year = extract(year from {{ as_of() }})
+        on
+            p.parameter_name = s.line_parameter
+            and p.parameter_year = extract(year from {{ as_of() }})
 ),
 
 covered_households as (
@@ -49,7 +51,8 @@ from {{ ref('int_household_income_as_of') }} as i
 cross join line as l
 cross join policy as pol
 left join covered_households as c on c.household_id = i.household_id
-where i.annual_disposable_income is not null
+where
+    i.annual_disposable_income is not null
     and i.annual_disposable_income >= 0
     and i.annual_disposable_income / i.household_size / 12 < l.line_amount
     and c.household_id is null

@@ -21,22 +21,35 @@ claims as (
 ),
 
 tracks as (
-    select * from {{ ref('stg_policy__benefit_tracks') }} where policy_id = {{ policy_id() }}
+    select * from {{ ref('stg_policy__benefit_tracks') }}
+    where policy_id = {{ policy_id() }}
 ),
 
 category_order as (
-    select * from {{ ref('stg_policy__category_order') }} where policy_id = {{ policy_id() }}
+    select * from {{ ref('stg_policy__category_order') }}
+    where policy_id = {{ policy_id() }}
 ),
 
 rates as (
-    select * from {{ ref('stg_policy__rates') }} where policy_id = {{ policy_id() }}
+    select * from {{ ref('stg_policy__rates') }}
+    where policy_id = {{ policy_id() }}
 ),
 
 matched as (
     select
-        c.claim_id, c.person_id, c.household_id, c.claim_date, c.claim_year, c.visit_type,
-        c.hospital_level, c.scheme_of_year, c.assistance_paid,
-        t.benefit, t.track, t.track_order, t.deductible_offset_by,
+        c.claim_id,
+        c.person_id,
+        c.household_id,
+        c.claim_date,
+        c.claim_year,
+        c.visit_type,
+        c.hospital_level,
+        c.scheme_of_year,
+        c.assistance_paid,
+        t.benefit,
+        t.track,
+        t.track_order,
+        t.deductible_offset_by,
         case t.base_kind
             when 'assistance_base' then c.assistance_base
             when 'personal_burden_before_assistance' then c.personal_burden + c.assistance_paid
@@ -46,13 +59,21 @@ matched as (
     inner join tracks as t on t.visit_type = c.visit_type
     left join {{ ref('int_claim_diseases') }} as d
         on d.claim_id = c.claim_id and d.disease_list = t.disease_list
-    where (not t.in_city_only or c.in_city)
-        and (t.disease_list is null
-             or (d.claim_id is not null and (c.visit_type = 'inpatient' or d.covers_outpatient)))
+    where
+        (not t.in_city_only or c.in_city)
+        and (
+            t.disease_list is null
+            or (d.claim_id is not null and (c.visit_type = 'inpatient' or d.covers_outpatient))
+        )
 ),
 
 yearly_base as (
-    select person_id, claim_year, benefit, track, sum(base_amount) as yearly_base_amount
+    select
+        person_id,
+        claim_year,
+        benefit,
+        track,
+        sum(base_amount) as yearly_base_amount
     from matched
     group by person_id, claim_year, benefit, track
 ),
@@ -71,12 +92,15 @@ options as (
         on cat.person_id = m.person_id and m.claim_date between cat.valid_from and cat.valid_to
     inner join category_order as co on co.category = cat.category
     inner join rates as r
-        on r.benefit = m.benefit and r.track = m.track and r.category = cat.category
-        and m.claim_date between r.valid_from and r.valid_to
-        and (r.hospital_level is null or r.hospital_level = m.hospital_level)
-        and (r.scheme is null
-             or r.scheme = m.scheme_of_year
-             or (r.scheme = 'not_employee' and coalesce(m.scheme_of_year, 'none') <> 'employee'))
+        on
+            r.benefit = m.benefit and r.track = m.track and r.category = cat.category
+            and m.claim_date between r.valid_from and r.valid_to
+            and (r.hospital_level is null or r.hospital_level = m.hospital_level)
+            and (
+                r.scheme is null
+                or r.scheme = m.scheme_of_year
+                or (r.scheme = 'not_employee' and coalesce(m.scheme_of_year, 'none') <> 'employee')
+            )
     left join yearly_base as y
         on y.person_id = m.person_id and y.claim_year = m.claim_year and y.benefit = m.benefit and y.track = m.track
     where r.min_yearly_base is null or y.yearly_base_amount >= r.min_yearly_base
@@ -85,7 +109,7 @@ options as (
 best as (
     select
         *,
-        row_number() over (partition by claim_id, benefit order by rate desc, track_order, category_rank) as option_rank
+        row_number() over (partition by claim_id, benefit order by rate desc, track_order asc, category_rank asc) as option_rank
     from options
 ),
 

@@ -23,11 +23,12 @@ held as (
         on co.policy_id = {{ policy_id() }} and co.category = cat.category
     inner join {{ ref('int_persons_enriched') }} as p on p.person_id = cat.person_id
     cross join policy as pol
-    where {{ as_of() }} between cat.valid_from and cat.valid_to
+    where
+        {{ as_of() }} between cat.valid_from and cat.valid_to
         and {{ as_of() }} between pol.effective_from and pol.effective_to
         and not coalesce(co.outside_basic_insurance, false)
         and cast({{ dbt.dateadd('month', 'pol.new_member_grace_months', dbt.date_trunc('month', 'cat.valid_from')) }} as date)
-            <= {{ as_of() }}
+        <= {{ as_of() }}
 ),
 
 granted as (
@@ -39,15 +40,16 @@ granted as (
         case g.subsidy when 'full' then 2 when 'fixed' then 1 else 0 end as grant_strength
     from held as h
     left join {{ ref('stg_policy__subsidy_grants') }} as g
-        on g.policy_id = {{ policy_id() }} and g.category = h.category
-        and {{ as_of() }} between g.valid_from and g.valid_to
-        and (g.min_age is null or h.age_on_as_of >= g.min_age)
+        on
+            g.policy_id = {{ policy_id() }} and g.category = h.category
+            and {{ as_of() }} between g.valid_from and g.valid_to
+            and (g.min_age is null or h.age_on_as_of >= g.min_age)
 ),
 
 strongest as (
     select
         *,
-        row_number() over (partition by person_id order by grant_strength desc, category_rank) as pick
+        row_number() over (partition by person_id order by grant_strength desc, category_rank asc) as pick
     from granted
 ),
 
@@ -58,10 +60,12 @@ judged as (
         e.premium_subsidy,
         case
             when e.person_id is null then 'not_enrolled'
-            when coalesce(pol.paid_before_subsidized_next_year, false)
+            when
+                coalesce(pol.paid_before_subsidized_next_year, false)
                 and coalesce(e.enrolled_from, cast({{ dbt.date_trunc('year', as_of()) }} as date)) < s.valid_from
                 then null
-            when s.granted_subsidy is not null and e.scheme = s.granted_scheme
+            when
+                s.granted_subsidy is not null and e.scheme = s.granted_scheme
                 and case e.premium_subsidy when 'full' then 2 when 'fixed' then 1 else 0 end < s.grant_strength
                 then 'not_subsidized'
         end as issue

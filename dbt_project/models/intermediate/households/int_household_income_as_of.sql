@@ -1,6 +1,9 @@
 -- Each household's latest economic assessment on or before the as-of date.
 with households as (
-    select household_id, max(household_size) as household_size, min(subdistrict_code) as subdistrict_code
+    select
+        household_id,
+        max(household_size) as household_size,
+        min(subdistrict_code) as subdistrict_code
     from {{ ref('int_persons_enriched') }}
     group by household_id
 ),

@@ -26,7 +26,9 @@ months as (
 ),
 
 households as (
-    select household_id, max(household_size) as household_size
+    select
+        household_id,
+        max(household_size) as household_size
     from {{ ref('int_persons_enriched') }}
     where {{ is_changed('household_id', 'household_id') }}
     group by household_id

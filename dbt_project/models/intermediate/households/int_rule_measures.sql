@@ -4,12 +4,7 @@
 -- per-capita income line, and whether each test passes. A household with no income can meet a
 -- ratio rule (any burden is at least a share of 0) but has no burden_ratio.
 with rules as (
-    select
-        r.*,
-        {{ window_start('r.window_kind') }} as window_start,
-        {{ window_end('r.window_kind') }} as window_end
-    from {{ ref('stg_policy__rules') }} as r
-    where r.policy_id = {{ policy_id() }}
+    select * from {{ ref('int_rule_windows') }}
 ),
 
 parameters as (
@@ -25,14 +20,17 @@ rule_claims as (
         case r.amount_kind when 'personal_burden' then c.personal_burden else c.assistance_base end as amount
     from rules as r
     inner join {{ ref('int_claims_netted') }} as c
-        on c.claim_date between r.window_start and r.window_end
-        and (not r.in_city_only or c.in_city)
+        on
+            c.claim_date between r.window_start and r.window_end
+            and (not r.in_city_only or c.in_city)
     inner join {{ ref('stg_policy__rule_visit_types') }} as v
         on v.policy_id = r.policy_id and v.rule = r.rule and v.visit_type = c.visit_type
 ),
 
 catastrophic_households as (
-    select distinct r.rule, c.household_id
+    select distinct
+        r.rule,
+        c.household_id
     from rules as r
     inner join {{ ref('int_claims_netted') }} as c
         on c.claim_date between r.window_start and r.window_end
@@ -41,12 +39,7 @@ catastrophic_households as (
 ),
 
 members as (
-    -- Members holding a category the rule is limited to, on the as-of date.
-    select distinct m.rule, cat.person_id
-    from {{ ref('stg_policy__rule_member_categories') }} as m
-    inner join {{ ref('stg_assistance_categories') }} as cat
-        on cat.category = m.category and {{ as_of() }} between cat.valid_from and cat.valid_to
-    where m.policy_id = {{ policy_id() }}
+    select * from {{ ref('int_rule_member_persons') }}
 ),
 
 units as (
@@ -87,12 +80,12 @@ measured as (
         ch.household_id is not null as catastrophic_line_applies,
         i.annual_disposable_income,
         i.annual_disposable_income
-            + coalesce(i.members_without_fixed_income * 12 * imp.parameter_value, 0) as income_amount,
+        + coalesce(i.members_without_fixed_income * 12 * imp.parameter_value, 0) as income_amount,
         line.parameter_value
-            * case when ch.household_id is not null then r.line_multiplier_catastrophic else 1 end as income_line,
+        * case when ch.household_id is not null then r.line_multiplier_catastrophic else 1 end as income_line,
         r.line_parameter is not null and line.parameter_value is null as line_missing,
         r.impute_parameter is not null and imp.parameter_value is null
-            and coalesce(i.members_without_fixed_income, 0) > 0 as impute_missing,
+        and coalesce(i.members_without_fixed_income, 0) > 0 as impute_missing,
         residual.parameter_value as residual_line,
         r.residual_line_parameter is not null and residual.parameter_value is null as residual_line_missing
     from units as u
@@ -101,11 +94,13 @@ measured as (
     left join parameters as imp
         on imp.parameter_name = r.impute_parameter and imp.parameter_year = extract(year from {{ as_of() }})
     left join parameters as line
-        on line.parameter_name = r.line_parameter
-        and line.parameter_year = extract(year from {{ as_of() }}) + r.line_year_offset
+        on
+            line.parameter_name = r.line_parameter
+            and line.parameter_year = extract(year from {{ as_of() }}) + r.line_year_offset
     left join parameters as residual
-        on residual.parameter_name = r.residual_line_parameter
-        and residual.parameter_year = extract(year from {{ as_of() }})
+        on
+            residual.parameter_name = r.residual_line_parameter
+            and residual.parameter_year = extract(year from {{ as_of() }})
     left join catastrophic_households as ch on ch.rule = u.rule and ch.household_id = u.household_id
 )
 

@@ -54,13 +54,27 @@ reversed_later as (
 
 known_claims as (
     select
-        person_id, household_id, visit_type, in_city, claim_date, settle_date,
-        cast(null as date) as reversed_on, personal_burden, assistance_base
+        person_id,
+        household_id,
+        visit_type,
+        in_city,
+        claim_date,
+        settle_date,
+        cast(null as date) as reversed_on,
+        personal_burden,
+        assistance_base
     from {{ ref('int_claims_netted') }}
     union all
     select
-        person_id, household_id, visit_type, in_city, claim_date, settle_date,
-        reversed_on, personal_burden, assistance_base
+        person_id,
+        household_id,
+        visit_type,
+        in_city,
+        claim_date,
+        settle_date,
+        reversed_on,
+        personal_burden,
+        assistance_base
     from reversed_later
 ),
 
@@ -102,17 +116,24 @@ catastrophic_claims as (
 ),
 
 catastrophic_households as (
-    select distinct j.rule, j.month_start, c.household_id
+    select distinct
+        j.rule,
+        j.month_start,
+        c.household_id
     from judged as j
     inner join catastrophic_claims as c
-        on c.rule = j.rule
-        and c.claim_month between j.window_start and j.window_end
-        and c.settle_month <= j.month_start
+        on
+            c.rule = j.rule
+            and c.claim_month between j.window_start and j.window_end
+            and c.settle_month <= j.month_start
 ),
 
 members as (
     -- Members holding a category the rule is limited to, on the day judged.
-    select distinct j.rule, j.month_start, cat.person_id
+    select distinct
+        j.rule,
+        j.month_start,
+        cat.person_id
     from judged as j
     inner join {{ ref('stg_policy__rule_member_categories') }} as m
         on m.policy_id = j.policy_id and m.rule = j.rule
@@ -130,10 +151,11 @@ units as (
         sum(c.amount) as burden_amount
     from judged as j
     inner join rule_claims as c
-        on c.rule = j.rule
-        and c.claim_month between j.window_start and j.window_end
-        and c.settle_month <= j.month_start
-        and (c.reversed_month is null or c.reversed_month > j.month_start)
+        on
+            c.rule = j.rule
+            and c.claim_month between j.window_start and j.window_end
+            and c.settle_month <= j.month_start
+            and (c.reversed_month is null or c.reversed_month > j.month_start)
     left join members as m
         on m.rule = j.rule and m.month_start = j.month_start and m.person_id = c.person_id
     where j.kind <> 'member_amount' or m.person_id is not null
@@ -141,12 +163,19 @@ units as (
 ),
 
 households as (
-    select distinct household_id, month_start, evaluated_on from units
+    select distinct
+        household_id,
+        month_start,
+        evaluated_on
+    from units
 ),
 
 sizes as (
     -- A member counts from their birth on, as in the model's features.
-    select h.household_id, h.month_start, count(*) as household_size
+    select
+        h.household_id,
+        h.month_start,
+        count(*) as household_size
     from households as h
     inner join {{ ref('stg_persons') }} as p
         on p.household_id = h.household_id and (p.birth_date is null or p.birth_date <= h.evaluated_on)
@@ -186,9 +215,9 @@ measured as (
         s.household_size,
         a.assets_within_limit,
         a.annual_disposable_income
-            + coalesce(a.members_without_fixed_income * 12 * imp.parameter_value, 0) as income_amount,
+        + coalesce(a.members_without_fixed_income * 12 * imp.parameter_value, 0) as income_amount,
         line.parameter_value
-            * case when ch.household_id is not null then j.line_multiplier_catastrophic else 1 end as income_line,
+        * case when ch.household_id is not null then j.line_multiplier_catastrophic else 1 end as income_line,
         j.line_parameter is not null and line.parameter_value is null as line_missing,
         residual.parameter_value as residual_line,
         j.residual_line_parameter is not null and residual.parameter_value is null as residual_line_missing
@@ -200,11 +229,13 @@ measured as (
     left join parameters as imp
         on imp.parameter_name = j.impute_parameter and imp.parameter_year = extract(year from u.evaluated_on)
     left join parameters as line
-        on line.parameter_name = j.line_parameter
-        and line.parameter_year = extract(year from u.evaluated_on) + j.line_year_offset
+        on
+            line.parameter_name = j.line_parameter
+            and line.parameter_year = extract(year from u.evaluated_on) + j.line_year_offset
     left join parameters as residual
-        on residual.parameter_name = j.residual_line_parameter
-        and residual.parameter_year = extract(year from u.evaluated_on)
+        on
+            residual.parameter_name = j.residual_line_parameter
+            and residual.parameter_year = extract(year from u.evaluated_on)
     left join catastrophic_households as ch
         on ch.rule = u.rule and ch.month_start = u.month_start and ch.household_id = u.household_id
 ),

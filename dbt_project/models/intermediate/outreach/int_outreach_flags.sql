@@ -23,7 +23,8 @@ unpaid as (
         {{ dbt.listagg('b.benefit_name_zh', "'、'", 'order by e.benefit') }} as benefits_zh
     from {{ ref('fct_entitlements') }} as e
     inner join {{ ref('stg_policy__benefit_names') }} as b on b.benefit = e.benefit
-    where e.year >= extract(year from {{ as_of() }}) - 1
+    where
+        e.year >= extract(year from {{ as_of() }}) - 1
         and e.unpaid_assistance >= {{ var('outreach_unpaid_min_amount') }}
     group by e.person_id, e.household_id
 )

@@ -28,7 +28,8 @@ select
     n.category_name_zh,
     row_number() over (
         partition by p.household_id
-        order by case when p.phone is null then 1 else 0 end, p.birth_date, p.person_id) = 1 as is_contact
+        order by case when p.phone is null then 1 else 0 end, p.birth_date, p.person_id
+    ) = 1 as is_contact
 from {{ ref('int_persons_enriched') }} as p
 left join strongest as s on s.person_id = p.person_id and s.pick = 1
 left join {{ ref('stg_policy__category_names') }} as n on n.category = s.category

@@ -14,7 +14,9 @@ with heavy as (
 ),
 
 assisted as (
-    select household_id, sum(expected_assistance) as expected_assistance
+    select
+        household_id,
+        sum(expected_assistance) as expected_assistance
     from {{ ref('fct_entitlements') }}
     where year >= extract(year from {{ as_of() }}) - 1
     group by household_id
@@ -28,10 +30,13 @@ needs as (
         coalesce(a.expected_assistance, 0) as expected_assistance
     from heavy as h
     left join assisted as a on a.household_id = h.household_id
-    where h.income_amount > 0
-        and (coalesce(a.expected_assistance, 0) = 0
+    where
+        h.income_amount > 0
+        and (
+            coalesce(a.expected_assistance, 0) = 0
             or (h.burden_amount - a.expected_assistance) / h.income_amount
-                >= {{ var('outreach_referral_ratio_after_assistance') }})
+            >= {{ var('outreach_referral_ratio_after_assistance') }}
+        )
 ),
 
 patients as (
@@ -51,10 +56,13 @@ diagnoses as (
         c.person_id,
         {{ dbt.listagg('c.diagnosis_code', "';'", 'order by c.diagnosis_code') }} as diagnoses
     from (
-        select distinct n.person_id, n.diagnosis_code
+        select distinct
+            n.person_id,
+            n.diagnosis_code
         from {{ ref('int_claims_netted') }} as n
         inner join patients as p on p.person_id = n.person_id
-        where n.claim_date >= cast({{ dbt.dateadd('month', -12, as_of()) }} as date)
+        where
+            n.claim_date >= cast({{ dbt.dateadd('month', -12, as_of()) }} as date)
             and n.diagnosis_code is not null
     ) as c
     group by c.person_id
@@ -72,19 +80,23 @@ fits as (
         g.diagnosis_prefixes = '' as is_general
     from patients as p
     cross join {{ ref('stg_charity_programs') }} as g
-    where (g.min_age is null or p.age >= g.min_age)
+    where
+        (g.min_age is null or p.age >= g.min_age)
         and (g.max_age is null or p.age <= g.max_age)
         and (g.diagnosis_prefixes = '' or exists (
             select 1
             from {{ ref('int_claims_netted') }} as c
-            where c.person_id = p.person_id
+            where
+                c.person_id = p.person_id
                 and c.claim_date >= cast({{ dbt.dateadd('month', -12, as_of()) }} as date)
                 -- one of the code's leading parts (C, C3, C34, C34.) is one of the programme's prefixes
-                and (false
-                {%- for length in range(1, 9) %}
-                    or {{ dbt.position(dbt.concat(["';'", "substring(c.diagnosis_code, 1, " ~ length ~ ")", "';'"]),
+                and (
+                    false
+                    {%- for length in range(1, 9) %}
+                        or {{ dbt.position(dbt.concat(["';'", "substring(c.diagnosis_code, 1, " ~ length ~ ")", "';'"]),
                                        dbt.concat(["';'", "g.diagnosis_prefixes", "';'"])) }} > 0
-                {%- endfor %})
+                    {%- endfor %}
+                )
         ))
 )
 
@@ -103,7 +115,7 @@ select
     case when n.expected_assistance = 0 then '不属于医疗救助对象' else '救助后负担仍然较重' end as need_zh,
     row_number() over (
         partition by f.household_id
-        order by f.burden_12_months desc, f.person_id, case when f.is_general then 1 else 0 end, f.program_id
+        order by f.burden_12_months desc, f.person_id asc, case when f.is_general then 1 else 0 end, f.program_id asc
     ) as option_rank
 from fits as f
 inner join needs as n on n.household_id = f.household_id

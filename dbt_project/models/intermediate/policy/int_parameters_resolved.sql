@@ -7,12 +7,20 @@ with policy as (
 ),
 
 feed as (
-    select parameter_name, parameter_year, parameter_value, 'parameters feed' as source
+    select
+        parameter_name,
+        parameter_year,
+        parameter_value,
+        'parameters feed' as source
     from {{ ref('stg_parameters') }}
 ),
 
 defaults as (
-    select d.parameter_name, d.parameter_year, d.parameter_value, d.source
+    select
+        d.parameter_name,
+        d.parameter_year,
+        d.parameter_value,
+        d.source
     from {{ ref('stg_policy__parameter_defaults') }} as d
     inner join policy as p on p.city = d.city
 ),
@@ -28,7 +36,10 @@ published as (
 ),
 
 digits as (
-    {% for digit in range(10) %}select {{ digit }} as d{% if not loop.last %} union all {% endif %}{% endfor %}
+    {% for digit in range(10) %}
+        select {{ digit }} as d
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 offsets as (
@@ -47,13 +58,18 @@ spans as (
 ),
 
 years as (
-    select s.parameter_name, s.first_year + o.year_offset as parameter_year
+    select
+        s.parameter_name,
+        s.first_year + o.year_offset as parameter_year
     from spans as s
     inner join offsets as o on s.first_year + o.year_offset <= s.last_year
 ),
 
 latest_published as (
-    select y.parameter_name, y.parameter_year, max(p.parameter_year) as published_year
+    select
+        y.parameter_name,
+        y.parameter_year,
+        max(p.parameter_year) as published_year
     from years as y
     inner join published as p
         on p.parameter_name = y.parameter_name and p.parameter_year <= y.parameter_year

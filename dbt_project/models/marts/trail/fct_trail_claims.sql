@@ -2,16 +2,12 @@
 -- year the rule's window opens in up to the as-of date, counted or not and why. The counted claims
 -- are exactly the ones int_rule_measures sums (a data test holds the two together).
 with rules as (
-    select
-        r.*,
-        {{ window_start('r.window_kind') }} as window_start,
-        {{ window_end('r.window_kind') }} as window_end
-    from {{ ref('stg_policy__rules') }} as r
-    where r.policy_id = {{ policy_id() }}
+    select * from {{ ref('int_rule_windows') }}
 ),
 
 reversed as (
-    select distinct reversal_of as claim_id from {{ ref('stg_claims') }} where reversal_of is not null
+    select distinct reversal_of as claim_id from {{ ref('stg_claims') }}
+    where reversal_of is not null
 ),
 
 all_claims as (
@@ -42,12 +38,8 @@ all_claims as (
 ),
 
 members as (
-    -- Members holding a category a member rule is limited to, on the as-of date (as int_rule_measures).
-    select distinct m.rule, cat.person_id
-    from {{ ref('stg_policy__rule_member_categories') }} as m
-    inner join {{ ref('stg_assistance_categories') }} as cat
-        on cat.category = m.category and {{ as_of() }} between cat.valid_from and cat.valid_to
-    where m.policy_id = {{ policy_id() }}
+    -- The same members int_rule_measures sums for a member rule.
+    select * from {{ ref('int_rule_member_persons') }}
 ),
 
 classified as (

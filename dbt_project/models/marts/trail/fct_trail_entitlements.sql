@@ -21,11 +21,13 @@ held as (
 ),
 
 tracks as (
-    select * from {{ ref('stg_policy__benefit_tracks') }} where policy_id = {{ policy_id() }}
+    select * from {{ ref('stg_policy__benefit_tracks') }}
+    where policy_id = {{ policy_id() }}
 ),
 
 category_order_clause as (
-    select max(clause) as clause from {{ ref('stg_policy__category_order') }} where policy_id = {{ policy_id() }}
+    select max(clause) as clause from {{ ref('stg_policy__category_order') }}
+    where policy_id = {{ policy_id() }}
 )
 
 select
@@ -73,9 +75,11 @@ cross join category_order_clause as o
 left join tracks as t on t.benefit = b.benefit and t.track = b.track and t.visit_type = b.visit_type
 left join held as h on h.claim_id = b.claim_id and h.benefit = b.benefit
 left join {{ ref('int_assistance_days') }} as d
-    on b.is_covered
-    and d.person_id = b.person_id and d.claim_year = b.claim_year and d.benefit = b.benefit
-    and d.track = b.track and d.category = b.category and d.claim_date = b.claim_date
+    on
+        b.is_covered
+        and d.person_id = b.person_id and d.claim_year = b.claim_year and d.benefit = b.benefit
+        and d.track = b.track and d.category = b.category and d.claim_date = b.claim_date
 left join {{ ref('int_entitlement_tracks') }} as y
-    on b.is_covered
-    and y.person_id = b.person_id and y.claim_year = b.claim_year and y.benefit = b.benefit and y.track = b.track
+    on
+        b.is_covered
+        and y.person_id = b.person_id and y.claim_year = b.claim_year and y.benefit = b.benefit and y.track = b.track

@@ -6,7 +6,8 @@ with measures as (
 ),
 
 rules as (
-    select * from {{ ref('stg_policy__rules') }} where policy_id = {{ policy_id() }}
+    select * from {{ ref('stg_policy__rules') }}
+    where policy_id = {{ policy_id() }}
 ),
 
 parameters as (
@@ -68,11 +69,14 @@ inner join rules as r on r.rule = m.rule
 left join parameters as line
     on line.parameter_name = r.line_parameter and line.parameter_year = m.line_year
 left join parameters as impute
-    on impute.parameter_name = r.impute_parameter
-    and impute.parameter_year = extract(year from {{ as_of() }})
+    on
+        impute.parameter_name = r.impute_parameter
+        and impute.parameter_year = extract(year from {{ as_of() }})
 left join parameters as residual
-    on residual.parameter_name = r.residual_line_parameter
-    and residual.parameter_year = extract(year from {{ as_of() }})
+    on
+        residual.parameter_name = r.residual_line_parameter
+        and residual.parameter_year = extract(year from {{ as_of() }})
 left join {{ ref('fct_candidates') }} as c
-    on c.household_id = m.household_id and c.rule = m.rule
-    and coalesce(c.person_id, '') = coalesce(m.person_id, '')
+    on
+        c.household_id = m.household_id and c.rule = m.rule
+        and coalesce(c.person_id, '') = coalesce(m.person_id, '')

@@ -1,1 +1,4 @@
-select benefit, name_zh as benefit_name_zh from {{ source('policy', 'benefit_names') }}
+select
+    benefit,
+    name_zh as benefit_name_zh
+from {{ source('policy', 'benefit_names') }}

@@ -1,1 +1,4 @@
-select category, name_zh as category_name_zh from {{ source('policy', 'category_names') }}
+select
+    category,
+    name_zh as category_name_zh
+from {{ source('policy', 'category_names') }}

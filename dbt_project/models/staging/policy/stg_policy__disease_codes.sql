@@ -1,5 +1,8 @@
 select
-    policy_id, disease_list, prefix, name_zh,
+    policy_id,
+    disease_list,
+    prefix,
+    name_zh,
     cast(covers_outpatient as boolean) as covers_outpatient,
     cast(max_age as integer) as max_age,
     clause

@@ -1,1 +1,4 @@
-select rule, name_zh as rule_name_zh from {{ source('policy', 'rule_names') }}
+select
+    rule,
+    name_zh as rule_name_zh
+from {{ source('policy', 'rule_names') }}

@@ -1,1 +1,5 @@
-select policy_id, rule, visit_type from {{ source('policy', 'rule_visit_types') }}
+select
+    policy_id,
+    rule,
+    visit_type
+from {{ source('policy', 'rule_visit_types') }}

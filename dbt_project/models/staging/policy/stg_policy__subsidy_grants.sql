@@ -1,5 +1,7 @@
 select
-    policy_id, category, subsidy,
+    policy_id,
+    category,
+    subsidy,
     cast(min_age as integer) as min_age,
     scheme,
     cast(valid_from as date) as valid_from,
