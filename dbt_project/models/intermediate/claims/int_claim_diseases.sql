@@ -18,7 +18,8 @@ select
     max(case when d.covers_outpatient then 1 else 0 end) = 1 as covers_outpatient
 from {{ ref('int_claims_netted') }} as c
 inner join codes as d
-    on substring(c.diagnosis_code, 1, length(d.prefix)) = d.prefix
-    and (d.max_age is null or c.age_at_claim <= d.max_age)
+    on
+        substring(c.diagnosis_code, 1, length(d.prefix)) = d.prefix
+        and (d.max_age is null or c.age_at_claim <= d.max_age)
 where {{ is_changed('c.person_id', 'person_id') }}
 group by c.claim_id, c.person_id, d.disease_list

@@ -9,35 +9,45 @@
 -- depends_on: {{ ref('stg_claims') }}, {{ ref('stg_assistance_categories') }}, {{ ref('stg_policy__cash_items') }}
 
 {% if changed_since is none %}
-select distinct person_id from {{ ref('stg_person_rows_landed') }}
+    select distinct person_id from {{ ref('stg_person_rows_landed') }}
 {% else %}
-with landed as (
-    select person_id, reversal_of
-    from {{ ref('stg_person_rows_landed') }}
-    where delivered_on <= {{ as_of() }}
-        and (delivered_on > cast('{{ changed_since }}' as date) or landed_on > cast('{{ changed_since }}' as date))
-),
+    with landed as (
+        select
+            person_id,
+            reversal_of
+        from {{ ref('stg_person_rows_landed') }}
+        where
+            delivered_on <= {{ as_of() }}
+            and (delivered_on > cast('{{ changed_since }}' as date) or landed_on > cast('{{ changed_since }}' as date))
+    ),
 
-claims as (
-    select claim_id, person_id, settle_date, discharge_date from {{ ref('stg_claims') }}
-),
+    claims as (
+        select
+            claim_id,
+            person_id,
+            settle_date,
+            discharge_date
+        from {{ ref('stg_claims') }}
+    ),
 
-allowance_categories as (
-    select distinct category from {{ ref('stg_policy__cash_items') }} where policy_id = {{ policy_id() }}
-)
+    allowance_categories as (
+        select distinct category from {{ ref('stg_policy__cash_items') }}
+        where policy_id = {{ policy_id() }}
+    )
 
-select person_id from landed
-union
-select c.person_id
-from landed as l
-inner join claims as c on c.claim_id = l.reversal_of
-union
-select person_id from claims
-where settle_date > cast('{{ changed_since }}' as date) or discharge_date > cast('{{ changed_since }}' as date)
-union
-select cat.person_id
-from {{ ref('stg_assistance_categories') }} as cat
-inner join allowance_categories as a on a.category = cat.category
-where cat.valid_from <= {{ as_of() }}
-    and cat.valid_to >= cast({{ dbt.date_trunc('year', as_of()) }} as date)
+    select person_id from landed
+    union
+    select c.person_id
+    from landed as l
+    inner join claims as c on c.claim_id = l.reversal_of
+    union
+    select person_id from claims
+    where settle_date > cast('{{ changed_since }}' as date) or discharge_date > cast('{{ changed_since }}' as date)
+    union
+    select cat.person_id
+    from {{ ref('stg_assistance_categories') }} as cat
+    inner join allowance_categories as a on a.category = cat.category
+    where
+        cat.valid_from <= {{ as_of() }}
+        and cat.valid_to >= cast({{ dbt.date_trunc('year', as_of()) }} as date)
 {% endif %}

@@ -7,14 +7,15 @@
 -- depends_on: {{ ref('int_persons_changed_since_build') }}
 
 {% if changed_since is none %}
-select distinct household_id from {{ ref('stg_household_rows_landed') }}
+    select distinct household_id from {{ ref('stg_household_rows_landed') }}
 {% else %}
-select h.household_id
-from {{ ref('stg_household_rows_landed') }} as h
-inner join {{ ref('int_persons_changed_since_build') }} as p on p.person_id = h.person_id
-union
-select household_id
-from {{ ref('stg_household_rows_landed') }}
-where feed = 'household_income' and delivered_on <= {{ as_of() }}
-    and (delivered_on > cast('{{ changed_since }}' as date) or landed_on > cast('{{ changed_since }}' as date))
+    select h.household_id
+    from {{ ref('stg_household_rows_landed') }} as h
+    inner join {{ ref('int_persons_changed_since_build') }} as p on p.person_id = h.person_id
+    union
+    select household_id
+    from {{ ref('stg_household_rows_landed') }}
+    where
+        feed = 'household_income' and delivered_on <= {{ as_of() }}
+        and (delivered_on > cast('{{ changed_since }}' as date) or landed_on > cast('{{ changed_since }}' as date))
 {% endif %}

@@ -39,7 +39,7 @@ actions as (
         list_kind,
         household_id,
         action_zh,
-        row_number() over (partition by list_kind, household_id order by level desc, action_zh) as pick
+        row_number() over (partition by list_kind, household_id order by level desc, action_zh asc) as pick
     from flags
 ),
 
@@ -48,7 +48,9 @@ categories as (
         household_id,
         {{ dbt.listagg('category_name_zh', "'、'", 'order by category_name_zh') }} as categories_zh
     from (
-        select distinct household_id, category_name_zh
+        select distinct
+            household_id,
+            category_name_zh
         from {{ ref('int_outreach_members') }}
         where category_name_zh is not null
     ) as held
@@ -56,7 +58,8 @@ categories as (
 ),
 
 contacts as (
-    select * from {{ ref('int_outreach_members') }} where is_contact
+    select * from {{ ref('int_outreach_members') }}
+    where is_contact
 )
 
 select
@@ -68,7 +71,8 @@ select
     case h.level when 3 then '高' when 2 then '中' else '低' end as priority_zh,
     row_number() over (
         partition by c.subdistrict_code, h.list_kind
-        order by h.level desc, coalesce(h.unpaid_assistance, 0) desc, coalesce(h.burden_ratio, 0) desc,
+        order by
+            h.level desc, coalesce(h.unpaid_assistance, 0) desc, coalesce(h.burden_ratio, 0) desc,
             h.household_id
     ) as list_rank,
     c.person_id as contact_person_id,
