@@ -107,7 +107,19 @@ def _return_workbook(outbox, feeds, skip: set):
 
 
 @pytest.fixture(scope="module")
-def nights(small_city, tmp_path_factory, make_httpserver):
+def outreach_city(tmp_path_factory):
+    """A synthetic Shanghai large enough that one sub-district's workbook has the five cases the returned
+    workbook fills in (2,500 residents; the shared 1,500-resident city gives at most four per sub-district)."""
+    from poverty_warning.synth.generator import generate
+
+    out = tmp_path_factory.mktemp("outreach_city")
+    generate("shanghai", 2500, dt.date(2023, 1, 1), dt.date(2024, 3, 31), 11, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def nights(outreach_city, tmp_path_factory, make_httpserver):
+    small_city = outreach_city
     root = tmp_path_factory.mktemp("outreach")
     feeds = root / "feeds"
     shutil.copytree(small_city, feeds)
