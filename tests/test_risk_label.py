@@ -131,8 +131,9 @@ def test_a_policy_without_a_rule_learns_its_alert_warning_level():
         "kind": "rule", "rules": [{"rule": "expenditure_poverty_type2", "clause": "seed 001, 四 第二类"}]}
 
 
-@pytest.mark.parametrize("city, night", [("wuhai", NIGHT), ("zhoushan", NIGHT)])
-def test_every_pack_labels_by_its_own_lists(city, night, tmp_path):
+# Wuhai judges the calendar year to date: its night is a year end, when the year holds enough costs.
+@pytest.mark.parametrize("city, persons, night", [("wuhai", 1500, "2023-12-31"), ("zhoushan", 1500, NIGHT)])
+def test_every_pack_labels_by_its_own_lists(city, persons, night, tmp_path):
     """Wuhai (a ratio rule with a monthly income line and a catastrophic multiplier): the month being run is
     judged exactly as tonight's candidates. Zhoushan has no rule: no verdicts, and a month is identified when
     its burden ratio reaches the alert level. (Taizhou's member rule: the test below.)"""
@@ -141,7 +142,7 @@ def test_every_pack_labels_by_its_own_lists(city, night, tmp_path):
     from poverty_warning.synth.cities import CITIES
     from poverty_warning.synth.generator import generate
 
-    generate(city, 1500, dt.date(2023, 1, 1), dt.date.fromisoformat(night), 5, tmp_path / "feeds")
+    generate(city, persons, dt.date(2023, 1, 1), dt.date.fromisoformat(night), 5, tmp_path / "feeds")
     ws = Workspace(tmp_path / "night")
     nightly.ingest(ws, tmp_path / "feeds", night)
     nightly.transform(ws, night, CITIES[city].policy_id)
