@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from poverty_warning.policy import tables as policy_tables
-from poverty_warning.warehouse import connect, record_build
+from poverty_warning.warehouse import connect, record_build, spill_folder
 from poverty_warning.workspace import Workspace
 from poverty_warning import settings
 from poverty_warning.settings import DBT_PROJECT_DIR
@@ -38,9 +38,7 @@ def outreach_vars() -> dict:
 def engine_vars(ws: Workspace) -> dict:
     """DuckDB's memory bound and spill folder (settings), set at the start of every dbt run: a large night
     spills to disk instead of growing without bound."""
-    s = settings.get()
-    spill = s.duckdb_temp_directory or ws.root / "duckdb_spill"
-    return {"duckdb_memory_limit": s.duckdb_memory_limit, "duckdb_temp_directory": str(spill)}
+    return {"duckdb_memory_limit": settings.get().duckdb_memory_limit, "duckdb_temp_directory": str(spill_folder(ws))}
 
 
 def dbt_args(ws: Workspace, command: str, as_of: str, policy_id: str, target: str = "duckdb",

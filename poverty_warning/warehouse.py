@@ -84,10 +84,16 @@ def record_build(ws: Workspace, night: str, policy_id: str, inputs_fingerprint: 
 def connect(ws: Workspace, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     ws.ensure()
     con = duckdb.connect(str(ws.duckdb_path), read_only=read_only)
-    limit_memory(con, ws.root / SPILL_FOLDER)
+    limit_memory(con, spill_folder(ws))
     if not read_only:
         stamp_identity(con)
     return con
+
+
+def spill_folder(ws: Workspace) -> Path:
+    """Where DuckDB spills what does not fit its memory bound: the `duckdb_temp_directory` setting, else a
+    folder of the workspace. The pipeline's connections and dbt's (transform.engine_vars) use the same."""
+    return settings.get().duckdb_temp_directory or ws.root / SPILL_FOLDER
 
 
 def limit_memory(con: duckdb.DuckDBPyConnection, spill: Path | None = None) -> None:
