@@ -3,9 +3,12 @@ hand-worked cases; a figure no case notices is listed. Ends with one line `figur
 
     python -m tests.policy_mutations [POLICY_ID ...]      (make policy-mutations)
 
-A figure is a rate, cap, limit, threshold, deductible, amount, age or month count in a pack. Each is
-changed to 80% of its value (whole numbers rounded, and lowered by one where rounding keeps them);
-where that breaks the pack's own validation (a choice's range), to 120%. The cases run in-process
+A figure is a rate, cap, limit, threshold, deductible, amount, age, month count, fund target or year
+offset in a pack. Each is changed to 80% of its value (whole numbers rounded, and lowered by one where
+rounding keeps them); where that breaks the pack's own validation (a choice's range), to 120%. A year
+offset (`line_year_offset`: which year's income line a rule reads) is a figure of definition, not a
+quantity: 80% of 0 is 0 and 80% of -1 rounds back to -1, so it is moved one year back instead (0 → -1,
+-1 → -2), the mistake of reading the wrong year's published figure. The cases run in-process
 with the packs read from a temporary folder (POVERTY_WARNING_PACKS); each case's feeds are landed
 once per run and dbt parses, runs and compiles each case's project once; every mutant then rewrites
 the policy tables and re-creates the models built from them from the compiled SQL.
@@ -38,8 +41,13 @@ CASES = {
     "zhoushan-2019": "tests/test_policy_zhoushan_2019.py",
 }
 FIGURE_KEYS = ("rate", "value", "amount", "threshold", "ratio", "multiplier", "line_multiplier_catastrophic",
-               "min_yearly_base", "min_age", "min_age_male", "min_age_female", "max_disability_grade",
-               "new_member_grace_months")
+               "min_yearly_base", "min_age", "min_age_male", "min_age_female", "max_age", "max_disability_grade",
+               "new_member_grace_months", "minimum", "maximum", "line_year_offset")
+# Numbers in a pack that are not figures: `hospital_level` names which hospital level a rate belongs to
+# (a key, like a category); changing it moves the rate, it does not change an amount. A `choice`'s
+# numbers are the document's range around a figure (skipped below). tests/test_policy_figure_keys.py
+# fails when a pack holds a numeric key in neither list.
+NON_FIGURE_KEYS = ("hospital_level",)
 # After the first run of a case only the tables built from the policy tables change (staging views
 # read the replaced tables by name; the risk model's features and label verdicts are not a policy output).
 POLICY_MODELS = ["--select", "source:policy+", "--exclude", "path:models/staging", "fct_household_features",
@@ -82,7 +90,10 @@ def figures(policy_id: str, raw: dict) -> list[Figure]:
     return found
 
 
-def mutated_values(value: float):
+def mutated_values(value: float, key: str = ""):
+    if key == "line_year_offset":
+        yield value - 1  # one year back: see the module docstring
+        return
     for factor in (0.8, 1.2):
         if isinstance(value, int):
             new = round(value * factor)
@@ -197,7 +208,7 @@ def main(argv: list[str]) -> int:
             for n, fig in enumerate(figures(policy_id, raw)):
                 total += 1
                 outcome = None
-                for new in mutated_values(fig.original):
+                for new in mutated_values(fig.original, fig.key):
                     folder = work / f"{policy_id}-{n}-{new}"
                     shutil.copytree(baseline, folder)
                     mutant = copy.deepcopy(raw)
