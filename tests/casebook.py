@@ -58,6 +58,10 @@ class Casebook:
     def parameter(self, name: str, year: int, value: float) -> None:
         self.rows["parameters"].append({"name": name, "year": year, "value": value})
 
+    def fund_account(self, year: int, funding: float, spending: float, balance: float) -> None:
+        self.rows["fund_accounts"].append({
+            "year": year, "funding": f"{funding:.2f}", "spending": f"{spending:.2f}", "balance": f"{balance:.2f}"})
+
     def claim(self, person: str, visit_type: str, day: str, self_in: float, self_out: float = 0.0,
               assistance_paid: float = 0.0, fund: float = 1000.0, level: int = 2, in_city: bool = True,
               diagnosis: str = "K35.8", admit: str | None = None) -> str:
@@ -106,7 +110,7 @@ class Casebook:
         assess(feeds, policy, as_of, out)
         result = {name: read_csv(out / f"{name}.csv") for name in
                   ("candidates", "entitlements", "enrollment_gaps", "load_report", "quarantine",
-                   "suspected_dibao_uncovered", "household_warnings")}
+                   "suspected_dibao_uncovered", "household_warnings", "fund_kpis")}
         assert result["quarantine"].empty, result["quarantine"].to_string()
         return result
 

@@ -103,6 +103,11 @@ def result(tmp_path_factory):
     b.burden_household("WARN27", 0.27, "2023-09-01")
     b.burden_household("WARN35", 0.35, "2023-09-01")
     b.burden_household("WARN60", 0.6, "2023-09-01")
+    # 四 上年度: per capita 164,000 / 2 = 82,000 is under 2023's 84,834 (it would not be under 2022's
+    # 79,610). Type 2: 130,000 / 164,000 = 79.27% ≥ 40%. Type 1: 164,000 / 2 / 12 = 6,833.33 ≥ 1,510
+    # alone, (164,000 − 130,000) / 2 / 12 = 1,416.67 < 1,510 after the costs.
+    h25 = b.household("LASTYEARLINE", 2, income=164000)
+    b.claim(h25[0], "inpatient", "2023-06-01", self_in=130000)
     b.parameter("city_per_capita_disposable_income", 2023, 84834)
     b.parameter("dibao_monthly", 2024, 1510)
     r = b.assess(tmp_path_factory.mktemp("sh2022"), "shanghai-2022", AS_OF)
@@ -249,3 +254,10 @@ def test_warning_levels(result):
     assert rows_for(warnings, household_id="WARN27").empty
     assert one(warnings, household_id="WARN35")["warning_level"] == "watch"
     assert one(warnings, household_id="WARN60")["warning_level"] == "alert"
+
+
+@pytest.mark.parametrize("rule", ["expenditure_poverty_type2", "expenditure_poverty_type1"])
+def test_line_is_last_years_city_income(result, rule):
+    row = one(result["candidates"], household_id="LASTYEARLINE", rule=rule)
+    assert (money(row["burden_amount"]), money(row["income_amount"]), money(row["per_capita_income"])) == (
+        130000, 164000, 82000)

@@ -181,3 +181,63 @@ def test_warning_levels(result):
     assert rows_for(warnings, household_id="WARN35").empty
     assert one(warnings, household_id="WARN60")["warning_level"] == "watch"
     assert one(warnings, household_id="WARN90")["warning_level"] == "alert"
+
+
+CHILD_HEART = ("Q20", "Q21", "Q22", "Q23", "Q24", "Q25")
+
+
+@pytest.fixture(scope="module")
+def year_2025(tmp_path_factory):
+    """As of 2025-11-30: the minimum wage of 2025 is 2,270 (city-figures.md, from 2024-12), of 2024
+    1,980 — a year whose line differs from the year before. No parameters feed: the city's figures."""
+    b = Casebook("150302")
+    # 三(一)3(1) 本年度最低工资标准: monthly per capita 50,400 / 2 / 12 = 2,100 is under 2025's 2,270
+    # (it would not be under 2024's 1,980); 三(一)3(2) 40,000 / 50,400 = 79.37% > 70%.
+    h = b.household("LINE2025", 2, income=50400, assessed_on="2025-01-05")
+    b.claim(h[0], "inpatient", "2025-06-01", self_in=40000)
+    # 三(二)3(1) 儿童先心病: a dibao child of 17 (born 2008-01-01, 17 on 2025-03-01) with each code is on
+    # the catastrophic track, 三(二)3(2) 85% of 10,000 = 8,500; at 18 the same code is an ordinary
+    # stay, 三(二)2(1) 70% = 7,000.
+    children = {}
+    for prefix in CHILD_HEART:
+        children[prefix] = b.person(f"KID{prefix}", "2008-01-01")
+        b.category(children[prefix], "dibao")
+        b.claim(children[prefix], "inpatient", "2025-03-01", self_in=10000, diagnosis=f"{prefix}.9")
+    adult = b.person("ADULTQ21", "2007-01-01")
+    b.category(adult, "dibao")
+    b.claim(adult, "inpatient", "2025-03-01", self_in=10000, diagnosis="Q21.9")
+    # 三(二)3(2) person-times: four settled claims with assistance paid this year, one of them a
+    # catastrophic disease (lung cancer) → 1 / 4 = 25%, under the 28% target.
+    for n, diagnosis in enumerate(("C34.9", "K35.8", "K35.8", "K35.8")):
+        person = b.person(f"PAID{n}", "1970-01-01")
+        b.claim(person, "inpatient", "2025-04-01", self_in=500, assistance_paid=500, diagnosis=diagnosis)
+    # 四 累计结余不超过当年筹集基金的15%: 130,000 / 1,000,000 = 13%, within it.
+    b.fund_account(2025, funding=1000000, spending=870000, balance=130000)
+    r = b.assess(tmp_path_factory.mktemp("wuhai_2025"), "wuhai-2020", "2025-11-30")
+    r["people"] = dict(children, adult=adult)
+    return r
+
+
+def test_line_is_this_years_minimum_wage(year_2025):
+    row = one(year_2025["candidates"], household_id="LINE2025", rule="special_hardship_expense_70")
+    assert (money(row["income_amount"]), row["burden_ratio"]) == (50400, "0.7937")
+
+
+@pytest.mark.parametrize("prefix", CHILD_HEART)
+def test_childrens_heart_disease_up_to_seventeen(year_2025, prefix):
+    row = one(year_2025["entitlements"], person_id=year_2025["people"][prefix], benefit="inpatient")
+    assert money(row["expected_assistance"]) == 8500
+
+
+def test_childrens_heart_disease_not_at_eighteen(year_2025):
+    row = one(year_2025["entitlements"], person_id=year_2025["people"]["adult"], benefit="inpatient")
+    assert money(row["expected_assistance"]) == 7000
+
+
+def test_fund_targets(year_2025):
+    kpis = year_2025["fund_kpis"]
+    share = one(kpis, target="catastrophic_person_time_share", period="year_to_date")
+    assert (share["numerator"], share["denominator"], share["kpi_value"]) == ("1.00", "4.00", "0.2500")
+    assert share["target_met"] == "false"  # 25% < 28%
+    balance = one(kpis, target="fund_balance_share", period="year")
+    assert (balance["kpi_value"], balance["target_met"]) == ("0.1300", "true")  # 13% ≤ 15%

@@ -139,3 +139,28 @@ def test_warning_levels(result):
     assert rows_for(warnings, household_id="WARN27").empty
     assert one(warnings, household_id="WARN35")["warning_level"] == "watch"
     assert one(warnings, household_id="WARN60")["warning_level"] == "alert"
+
+
+@pytest.fixture(scope="module")
+def kpis(tmp_path_factory):
+    """四(二) 两个百分百, as of 2020-12-31: ten dibao members since 2020-01-01 (held from February,
+    二(一) 次月生效), nine enrolled for 2020 with the full subsidy and one not enrolled → 9 / 10 = 90%
+    资助参保率. Each had a 1,000 stay (二(二)2 dibao 70% → 700 due); nine were paid the 700 → 9 / 10 = 90%
+    政策落实率. Both under the 100% targets."""
+    b = Casebook("330902")
+    for n in range(10):
+        person = b.person(f"KPI{n}", "1970-01-01")
+        b.category(person, "dibao", valid_from="2020-01-01")
+        if n < 9:
+            b.enroll(person, 2020, "resident", "full")
+            b.claim(person, "inpatient", "2020-06-01", self_in=300, assistance_paid=700)
+        else:
+            b.claim(person, "inpatient", "2020-06-01", self_in=1000)
+    return b.assess(tmp_path_factory.mktemp("zhoushan_kpis"), "zhoushan-2019", AS_OF)
+
+
+@pytest.mark.parametrize("target", ["subsidised_enrollment_rate", "policy_implementation_rate"])
+def test_fund_targets_of_one_hundred_percent(kpis, target):
+    row = one(kpis["fund_kpis"], target=target)
+    assert (row["numerator"], row["denominator"], row["kpi_value"], row["target_met"]) == (
+        "9.00", "10.00", "0.9000", "false")

@@ -36,6 +36,9 @@ EXTRA_QUERIES = {
     "household_warnings.csv": (
         "SELECT household_id, subdistrict_code, burden_amount, income_amount, burden_ratio, warning_level, "
         "warning_label FROM marts.fct_household_warnings ORDER BY household_id"),
+    # The fund's own targets measured (the KPI page's figures), so `assess` shows them too.
+    "fund_kpis.csv": ("SELECT target, kind, period, period_start, numerator, denominator, kpi_value, minimum, maximum, "
+                      "target_met FROM marts.fct_fund_kpis ORDER BY target, period, period_start"),
 }
 
 
