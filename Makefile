@@ -40,8 +40,10 @@ browser:
 demo: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/poverty-warning demo
 
+# The test files are spread over the machine's cores, a file per worker at a time (its fixtures built once).
+PYTEST_WORKERS ?= auto
 test: $(STAMP) $(VENDOR_STAMP) browser lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --maxprocesses 4 --dist loadfile
 
 # Python lint (ruff, settings in pyproject.toml) and SQL lint of the dbt models (sqlfluff, settings in .sqlfluff);
 # part of `make test`. `make sql-format` lays the models out as the SQL lint wants them (read the diff).
