@@ -145,3 +145,26 @@ def test_each_subdistrict_folder_carries_its_cases_trails(published_night, tmp_p
         for h in others["household_id"].unique()[:200]:
             assert f"家庭 {h}｜" not in page and f"家庭 {h}，" not in page
         assert not re.search(r"\d{17}[\dX]", page)  # no full resident ID
+
+
+def test_trail_rows_read_as_pandas_would_give_them():
+    """The trail formats plain records for speed (issue 14); they must be pandas' own: `to_dict("records")`
+    values, and groups as `groupby(keys, sort=True)` gives them (key order, row order kept, null keys dropped)."""
+    from poverty_warning.publish.trail import _groups, _records
+
+    frame = pd.DataFrame({
+        "track": pd.array(["b", "a", None, "b", "a"], dtype="str"),
+        "claim_date": pd.to_datetime(["2024-01-02", "2024-01-01", "2024-01-01", "2024-01-01", "2024-01-01"]),
+        "claim_id": ["C5", "C4", "C3", "C2", "C1"],
+        "binding": pd.array([True, None, False, None, True], dtype="boolean"),
+        "days": pd.array([1, None, 3, 4, None], dtype="Int64"),
+        "amount": [1.5, float("nan"), 2.0, 3.25, 4.0]})
+    records = _records(frame)
+    expected = frame.to_dict("records")
+    assert [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in records] == \
+        [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in expected]
+    assert [[type(v) for v in r.values()] for r in records] == [[type(v) for v in r.values()] for r in expected]
+    grouped = [(key, [r["claim_id"] for r in rows]) for key, rows in _groups(records, ("track", "claim_date"))]
+    assert grouped == [(key, list(rows["claim_id"])) for key, rows in frame.groupby(["track", "claim_date"], sort=True)]
+    assert grouped == [(("a", pd.Timestamp("2024-01-01")), ["C4", "C1"]), (("b", pd.Timestamp("2024-01-01")), ["C2"]),
+                       (("b", pd.Timestamp("2024-01-02")), ["C5"])]

@@ -7,6 +7,7 @@ one 计算明细 file per sub-district with a section per case of its lists, res
 from __future__ import annotations
 
 import html
+import itertools
 import os
 import tempfile
 from dataclasses import dataclass
@@ -79,14 +80,20 @@ def read(con: duckdb.DuckDBPyConnection, households: list[str]) -> dict[str, Tra
         risk = _frame(con, "SELECT * FROM risk.household_scores WHERE household_id IN {households}", households)
     except duckdb.CatalogException:  # no model scored tonight
         risk = pd.DataFrame(columns=["household_id"])
+    parts = [_by_household(frame) for frame in (members, claims, rules, entitlements, totals, risk)]
     trails = {}
     for _, head in heads.iterrows():
         h = head["household_id"]
-        scored = risk[risk["household_id"] == h]
-        trails[h] = Trail(run, head, members[members["household_id"] == h], claims[claims["household_id"] == h],
-                          rules[rules["household_id"] == h], entitlements[entitlements["household_id"] == h],
-                          totals[totals["household_id"] == h], scored.iloc[0] if len(scored) else None)
+        mine = [part(h) for part in parts]
+        scored = mine.pop()
+        trails[h] = Trail(run, head, *mine, scored.iloc[0] if len(scored) else None)
     return trails
+
+
+def _by_household(frame: pd.DataFrame):
+    """h -> the frame's rows of household h, in their order (one split, not a scan per household)."""
+    groups = dict(iter(frame.groupby("household_id", sort=False))) if len(frame) else {}
+    return lambda h: groups.get(h, frame.iloc[0:0])
 
 
 def read_one(con: duckdb.DuckDBPyConnection, household_id: str, as_of: str) -> Trail:
@@ -127,11 +134,32 @@ def _category(code) -> str:
     return CATEGORY_NAMES_ZH.get(code, code) if isinstance(code, str) else "无"
 
 
-def _person(members: pd.DataFrame, person_id, masked: bool) -> str:
-    row = members[members["person_id"] == person_id]
-    name = str(row["person_name"].iloc[0]) if len(row) and isinstance(row["person_name"].iloc[0], str) else ""
+def _names(members: pd.DataFrame) -> dict:
+    """person_id -> name, the first row's for a person (a missing name is blank)."""
+    names: dict = {}
+    for person_id, name in zip(members["person_id"], members["person_name"]):
+        names.setdefault(person_id, name if isinstance(name, str) else "")
+    return names
+
+
+def _person(names: dict, person_id, masked: bool) -> str:
     shown = ids.mask(person_id) if masked else person_id
-    return f"{name} {shown}".strip()
+    return f"{names.get(person_id, '')} {shown}".strip()
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """A frame's rows as dicts of Python values, a missing value None or NaN as in `to_dict("records")`:
+    formatting reads rows one by one, which pandas makes slow (per row, and per value in to_dict)."""
+    columns = [[None if v is pd.NA else v for v in frame[c].tolist()] for c in frame.columns]
+    return [dict(zip(frame.columns, row)) for row in zip(*columns)]
+
+
+def _groups(records: list[dict], keys: tuple[str, ...]) -> list[tuple[tuple, list[dict]]]:
+    """As pandas' groupby(keys, sort=True): groups in key order, rows kept in their order, null keys dropped."""
+    def key(r):
+        return tuple(r[k] for k in keys)
+    kept = sorted((r for r in records if not any(pd.isna(r[k]) for k in keys)), key=key)
+    return [(k, list(rows)) for k, rows in itertools.groupby(kept, key=key)]
 
 
 def _parameter(name, year, value, source, carried) -> str:
@@ -143,12 +171,13 @@ def _parameter(name, year, value, source, carried) -> str:
 def sections(trail: Trail, masked: bool = True) -> list[tuple[str, list[str]]]:
     """The trail as titled sections of lines (Chinese, with figures and clauses)."""
     h, out = trail.household, []
+    names, rules = _names(trail.members), _records(trail.rules)
     as_of = day(trail.run["as_of"])
     lines = [f"家庭 {h['household_id']}，街道 {h['subdistrict_code']}，{int(h['household_size'])} 人；"
              f"计算日期 {as_of}，政策 {trail.run['policy_id']}"]
-    for _, m in trail.members.iterrows():
+    for m in _records(trail.members):
         age = "" if pd.isna(m["age"]) else f"，{int(m['age'])}岁"
-        lines.append(f"  成员：{_person(trail.members, m['person_id'], masked)}"
+        lines.append(f"  成员：{_person(names, m['person_id'], masked)}"
                      f"（{RELATION_ZH.get(m['relation'], m['relation'] or '')}{age}）")
     if pd.isna(h["assessed_on"]):
         lines.append("收入认定：计算日期前无家庭经济状况认定，无法判断支出型贫困条件")
@@ -160,7 +189,7 @@ def sections(trail: Trail, masked: bool = True) -> list[tuple[str, list[str]]]:
 
     figures = []
     as_of_year = pd.Timestamp(trail.run["as_of"]).year
-    for _, r in trail.rules.iterrows():
+    for r in rules:
         for kind, value_col, year in (("line", "income_line", r["line_year"]),
                                       ("residual_line", "residual_line", as_of_year),
                                       ("impute", "imputed_monthly_income", as_of_year)):
@@ -182,38 +211,41 @@ def sections(trail: Trail, masked: bool = True) -> list[tuple[str, list[str]]]:
         shown_claims[signature] = RULE_ZH.get(rule, rule)
         lines = [f"计算期 {day(first['window_start'])} 至 {day(first['window_end'])}，"
                  f"金额口径：{'个人负担（自付+自费）' if first['amount_kind'] == 'personal_burden' else '救助基数（自付+已付救助）'}"]
-        for _, c in claims.iterrows():
+        for c in _records(claims):
             dated = "出院日期" if c["visit_type"] == "inpatient" else "结算日期"
             place = "本市" if _yes(c["in_city"]) else "外地"
             amounts = (f"总费用 {money(c['total_cost'])}，自付 {money(c['self_pay_in_scope'])}，"
                        f"自费 {money(c['self_pay_out_scope'])}，计算金额 {money(c['amount'])}")
             verdict = "计入" if _yes(c["is_counted"]) else "不计入：" + EXCLUSION_ZH.get(c["exclusion_reason"], c["exclusion_reason"])
-            who = _person(trail.members, c["person_id"], masked)
+            who = _person(names, c["person_id"], masked)
             lines.append(f"  {c['claim_id']} {day(c['claim_date'])}（{dated}）{VISIT_TYPE_ZH.get(c['visit_type'], c['visit_type'])} "
                          f"{place} {who}：{amounts} → {verdict}")
         out.append((title, lines))
 
-    for _, r in trail.rules.iterrows():
-        out.append((f"{RULE_ZH.get(r['rule'], r['rule'])}：认定" + (f"（{_person(trail.members, r['person_id'], masked)}）"
+    for r in rules:
+        out.append((f"{RULE_ZH.get(r['rule'], r['rule'])}：认定" + (f"（{_person(names, r['person_id'], masked)}）"
                                                                    if isinstance(r["person_id"], str) else ""),
                     _rule_lines(r)))
 
     lines = []
-    for (person, year, benefit), rows in trail.entitlements.groupby(["person_id", "claim_year", "benefit"], sort=True):
-        lines.append(f"{_person(trail.members, person, masked)} {int(year)}年 {BENEFIT_ZH.get(benefit, benefit)}"
-                     f"{_clause(rows['benefit_clause'].dropna().iloc[0] if rows['benefit_clause'].notna().any() else '')}")
+    entitlements, totals = _records(trail.entitlements), _records(trail.totals)
+    total_of: dict[tuple, dict] = {}
+    for t in totals:
+        total_of.setdefault((t["person_id"], t["year"], t["benefit"]), t)
+    for (person, year, benefit), rows in _groups(entitlements, ("person_id", "claim_year", "benefit")):
+        clause = next((c["benefit_clause"] for c in rows if not pd.isna(c["benefit_clause"])), "")
+        lines.append(f"{_person(names, person, masked)} {int(year)}年 {BENEFIT_ZH.get(benefit, benefit)}{_clause(clause)}")
         lines += _entitlement_lines(rows)
-        total = trail.totals[(trail.totals["person_id"] == person) & (trail.totals["year"] == year)
-                             & (trail.totals["benefit"] == benefit)]
-        if len(total):
-            t = total.iloc[0]
+        t = total_of.get((person, year, benefit))
+        if t is not None:
             lines.append(f"    合计：救助基数 {money(t['base_amount'])}，应得 {money(t['expected_assistance'])}，"
                          f"已付 {money(t['paid_assistance'])}，未付 {money(t['unpaid_assistance'])}"
                          + (f"（{t['reason']}）" if isinstance(t["reason"], str) and t["reason"] else ""))
-    cash = trail.totals[~trail.totals.set_index(["person_id", "year", "benefit"]).index.isin(
-        trail.entitlements.set_index(["person_id", "claim_year", "benefit"]).index)]
-    for _, t in cash.iterrows():
-        lines.append(f"{_person(trail.members, t['person_id'], masked)} {int(t['year'])}年 "
+    with_claims = {(c["person_id"], c["claim_year"], c["benefit"]) for c in entitlements}
+    for t in totals:
+        if (t["person_id"], t["year"], t["benefit"]) in with_claims:
+            continue
+        lines.append(f"{_person(names, t['person_id'], masked)} {int(t['year'])}年 "
                      f"{BENEFIT_ZH.get(t['benefit'], t['benefit'])}：应得 {money(t['expected_assistance'])}"
                      + (f"（{t['reason']}）" if isinstance(t["reason"], str) and t["reason"] else ""))
     out.append(("医疗救助待遇（每笔费用）", lines or ["  无可计算的救助费用"]))
@@ -240,7 +272,7 @@ def sections(trail: Trail, masked: bool = True) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _rule_lines(r: pd.Series) -> list[str]:
+def _rule_lines(r: dict) -> list[str]:
     rule_zh = RULE_ZH.get(r["rule"], r["rule"])
     lines = [f"  计算期 {day(r['window_start'])} 至 {day(r['window_end'])}{_clause(r['window_clause'])}"]
     if pd.isna(r["income_amount"]):
@@ -287,10 +319,10 @@ def _rule_lines(r: pd.Series) -> list[str]:
     return lines
 
 
-def _entitlement_lines(rows: pd.DataFrame) -> list[str]:
+def _entitlement_lines(rows: list[dict]) -> list[str]:
     lines = []
-    for (track, claim_date), days in rows.groupby(["track", "claim_date"], sort=True):
-        for _, c in days.iterrows():
+    for _, days in _groups(rows, ("track", "claim_date")):
+        for c in days:
             held = "、".join(_category(x) for x in c["categories_held"].split(",")) if isinstance(c["categories_held"], str) else "无"
             head = (f"  {c['claim_id']} {day(c['claim_date'])} {VISIT_TYPE_ZH.get(c['visit_type'], c['visit_type'])} "
                     f"救助基数 {money(c['base_amount'])}，已付救助 {money(c['assistance_paid'])}；当日有效身份：{held}")
@@ -299,7 +331,7 @@ def _entitlement_lines(rows: pd.DataFrame) -> list[str]:
             else:
                 head += " → 不予救助（发生时不在救助身份有效期内，或该身份不享受此项救助）"
             lines.append(head)
-        d = days.iloc[0]
+        d = days[0]
         if not _yes(d["is_covered"]):
             continue
         if not pd.isna(d["deductible"]):
@@ -315,8 +347,8 @@ def _entitlement_lines(rows: pd.DataFrame) -> list[str]:
             lines.append(f"    当月第 {int(d['day_in_month'])} 个救助日，每月限 {int(d['monthly_days_limit'])} 日"
                          + ("，超出不予救助" if _yes(d["monthly_limit_binding"]) else "") + _clause(d["monthly_days_clause"]))
         lines.append(f"    当日救助 {money(d['day_assisted_amount'])}")
-    for track, years in rows[rows["is_covered"].fillna(False).astype(bool)].groupby("track", sort=True):
-        y = years.iloc[0]
+    for (track,), years in _groups([c for c in rows if _yes(c["is_covered"])], ("track",)):
+        y = years[0]
         line = f"    年度（{track}）：合计 {money(y['year_assisted_amount'])}"
         if not pd.isna(y["year_annual_cap"]):
             line += (f"，年度限额 {money(y['year_annual_cap'])}" + ("已封顶" if _yes(y["year_annual_cap_binding"]) else "未超过")
@@ -355,19 +387,21 @@ def write_case_trails(con: duckdb.DuckDBPyConnection, outbox: Path, night: str, 
     that sub-district's households only, resident IDs masked."""
     written = []
     sent = items[items["sent"]] if len(items) else items
+    trails = read(con, sorted(sent["household_id"].unique())) if len(sent) else {}  # one read, not one per folder
     for code, group in (sent.groupby("subdistrict_code") if len(sent) else []):
         folder = outbox / str(code) / night
         if not folder.is_dir():
             continue
-        trails = read(con, sorted(group["household_id"].unique()))
-        blocks = []
-        for _, case in group.sort_values("case_id").iterrows():
+        blocks, shown = [], {}
+        for case in _records(group.sort_values("case_id")):
             trail = trails.get(case["household_id"])
             if trail is None:
                 continue
             heading = (f"案件 {case['case_id']}｜{LIST_TITLES.get(case['list_kind'], case['list_kind'])}｜"
                        f"家庭 {case['household_id']}")
-            blocks.append((heading, sections(trail, masked=True)))
+            if case["household_id"] not in shown:  # a household on several lists has one trail
+                shown[case["household_id"]] = sections(trail, masked=True)
+            blocks.append((heading, shown[case["household_id"]]))
         target = folder / f"计算明细_{code}_{night}.html"
         fd, tmp = tempfile.mkstemp(prefix=".trail.", dir=folder)
         with os.fdopen(fd, "w", encoding="utf-8") as f:

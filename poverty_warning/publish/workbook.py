@@ -94,7 +94,7 @@ def display_frame(items: pd.DataFrame, kind: str) -> pd.DataFrame:
     frame["community_address"] = [" ".join(p for p in (c, a) if isinstance(p, str) and p) for c, a in
                                   zip(frame.get("community_name", pd.Series(index=frame.index, dtype=object)),
                                       frame.get("address", pd.Series(index=frame.index, dtype=object)))]
-    out = pd.DataFrame(index=frame.index)
+    out = {}  # header -> column, made into one frame at the end (inserting column by column is slow)
     for col in cols:
         values = frame[col.key] if col.key in frame else pd.Series(None, index=frame.index, dtype=object)
         if col.kind in (AMOUNT, RATIO, SCORE):
@@ -106,7 +106,7 @@ def display_frame(items: pd.DataFrame, kind: str) -> pd.DataFrame:
         else:
             out[col.header] = values.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v))
                                          else str(v))
-    return out.reset_index(drop=True)
+    return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
 
 
 def _width(value) -> int:
