@@ -10,9 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
+
+
+BAD_BIRTH_DATE = "身份证号中的出生日期无效"
+BAD_CHECK_DIGIT = "身份证号校验位错误"
 
 
 def problem(value: str) -> str | None:
@@ -25,9 +30,9 @@ def problem(value: str) -> str | None:
     try:
         ric.get_birth_date(number)
     except ValidationError:
-        return "身份证号中的出生日期无效"
+        return BAD_BIRTH_DATE
     if ric.calc_check_digit(number) != number[17]:
-        return "身份证号校验位错误"
+        return BAD_CHECK_DIGIT
     return None
 
 
@@ -43,6 +48,8 @@ def make(region: str, birth: dt.date, sequence: int) -> str:
 
 
 def birth_date(value: str) -> dt.date:
+    if STORED_FORM.fullmatch(value):  # stdnum would clean the value first: ten times slower
+        return dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     return ric.get_birth_date(value)
 
 
@@ -65,11 +72,55 @@ def person_key(value: str, key: bytes) -> str:
     outputs and the worker lists: the same person always gets the same key, and without the bureau's key
     nobody can test a guessed ID against it (a plain hash of an 18-digit ID with a known birth date and
     region is reversed by trying the few thousand sequence numbers)."""
-    return hmac.new(key, str(value).strip().upper().encode("ascii", "replace"), hashlib.sha256).hexdigest()
+    return person_keys([value], key)[0]
+
+
+def person_keys(values, key: bytes) -> list[str]:
+    """`person_key` of many values: the HMAC's keyed state is worked out once and copied for each value."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    found = []
+    for value in values:
+        one = keyed.copy()
+        one.update(str(value).strip().upper().encode("ascii", "replace"))
+        found.append(one.hexdigest())
+    return found
 
 
 CHECK_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]  # ISO 7064 MOD 11-2, as stdnum's
 CHECK_CHARACTERS = "10X98765432"
+
+
+# The form every valid ID is stored in: 17 ASCII digits, then a digit or X.
+STORED_FORM = re.compile(r"[0-9]{17}[0-9X]")
+
+
+def problems_many(values: list[str]) -> list[str | None]:
+    """`problem` of each value, for a night's distinct IDs at once: values in the stored form have their
+    birth date and check digit checked together with numpy; any other value (wrong length or characters,
+    lower-case x, spaces) goes through `problem` itself."""
+    import numpy as np
+
+    found: list[str | None] = [None] * len(values)
+    stored = []
+    for i, value in enumerate(values):
+        if isinstance(value, str) and STORED_FORM.fullmatch(value):
+            stored.append(i)
+        else:
+            found[i] = problem(value)
+    if not stored:
+        return found
+    chars = np.frombuffer("".join(values[i] for i in stored).encode("ascii"), np.uint8).reshape(-1, 18)
+    digits = chars[:, :17].astype(np.int64) - ord("0")
+    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1])
+    month = digits[:, 10:12] @ np.array([10, 1])
+    day = digits[:, 12:14] @ np.array([10, 1])
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(month - 1, 0, 11)]
+    real_date = (year >= dt.MINYEAR) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days + (leap & (month == 2)))
+    check = np.frombuffer(CHECK_CHARACTERS.encode("ascii"), np.uint8)[(digits @ np.array(CHECK_WEIGHTS)) % 11]
+    for i, is_date, check_ok in zip(stored, real_date.tolist(), (check == chars[:, 17]).tolist()):
+        found[i] = None if is_date and check_ok else BAD_CHECK_DIGIT if is_date else BAD_BIRTH_DATE
+    return found
 
 
 def make_many(region, birth, sequence):

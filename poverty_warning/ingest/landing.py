@@ -23,10 +23,11 @@ import pyarrow as pa
 
 from poverty_warning import settings
 from poverty_warning.contract import AMOUNT, BOOL, DATE, FEEDS, INT, LANDING_ORDER
-from poverty_warning.contract.ids import person_key
+from poverty_warning.contract.ids import person_keys
 from poverty_warning.ingest import feeds as feedio
 from poverty_warning.ingest.rowcheck import (
-    CLAIM_AMOUNTS, REF_CASES, REF_ORIGINALS, REF_PERSONS, REF_REVERSED, checked_table, forget_ids, stage_table)
+    CLAIM_AMOUNTS, REF_CASES, REF_ORIGINALS, REF_PERSONS, REF_REVERSED, check_codes_in_order, checked_table,
+    stage_table)
 from poverty_warning.warehouse import SPILL_FOLDER, connect, create_tables, limit_memory
 from poverty_warning.workspace import Workspace
 
@@ -97,7 +98,6 @@ def land(con: duckdb.DuckDBPyConnection, lake: Path, feeds_dir: Path, night: str
         for feed in FEEDS:
             con.execute(f"DROP TABLE IF EXISTS {_stage_name(feed)}")
         con.execute("DROP TABLE IF EXISTS checked_batch")
-        forget_ids()
     refresh_raw_views(con, lake)
     return landed
 
@@ -250,9 +250,9 @@ def _lake_glob(lake: Path, feed: str) -> str | None:
 def _reference_views(con, feed: str, key: bytes) -> bool:
     """The landed keys the row checks read; returns whether any list was ever published (the cases). The
     index of known persons holds keyed hashes: the batch's IDs are hashed and looked up."""
-    has_ids = "person_id" in FEEDS[feed].column_names
+    checks_persons = "known_person" in check_codes_in_order(feed)  # hashing a night's IDs is not free
     ids = [v for (v,) in con.execute(f"SELECT DISTINCT upper(person_id) FROM {_stage_name(feed)} "
-                                     "WHERE person_id <> ''").fetchall()] if has_ids else []
+                                     "WHERE person_id <> ''").fetchall()] if checks_persons else []
     con.register("_wanted_persons", _keyed(ids, key))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {REF_PERSONS} AS SELECT DISTINCT CAST(w.person_id AS VARCHAR) "
                 "AS person_id FROM meta.person_keys AS k JOIN _wanted_persons AS w "
@@ -272,7 +272,7 @@ def _reference_views(con, feed: str, key: bytes) -> bool:
 def _keyed(person_ids, key: bytes) -> pd.DataFrame:
     """Each distinct ID beside its keyed hash: the index of known persons holds only the hash."""
     ids = pd.Series(person_ids, dtype=object).astype(str).str.upper().drop_duplicates().tolist()
-    return pd.DataFrame({"person_id": ids, "person_key": [person_key(v, key) for v in ids]}, dtype=object)
+    return pd.DataFrame({"person_id": ids, "person_key": person_keys(ids, key)}, dtype=object)
 
 
 def _hash_old_person_index(con, key: bytes) -> None:

@@ -10,7 +10,6 @@ reference tables (`Reference`, or the key index in `meta`).
 """
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 
@@ -31,6 +30,7 @@ DATE_RANGE = ("1677-09-22", "2262-04-11")
 # What the warehouse stores: INTEGER, and DECIMAL(18,2) (16 digits before the point).
 INT_RANGE = (-(2**31 - 1), 2**31 - 1)
 LARGEST_AMOUNT_CENTS = 10**18 - 1
+STORED_AMOUNT = "DECIMAL(18,2)"  # 16 digits before the point: |cents| <= LARGEST_AMOUNT_CENTS
 LONGEST_NUMBER_DIGITS = 24  # longer digit runs are refused before any arithmetic
 # Control characters (tab and line breaks aside) in a text value: a NUL, an escape, a DEL.
 CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
@@ -90,37 +90,18 @@ def raw(column: str) -> str:
     return _q(f"raw:{column}")
 
 
-@functools.lru_cache(maxsize=1 << 20)
-def _id_fact(value: str) -> tuple:
-    """What `contract.ids` says of one delivered value: why it is not a valid ID, its upper-case and masked
-    forms (a night's feeds repeat the same residents: each is worked out once)."""
-    return (ids.problem(value) if value else None), value.upper(), ids.mask(value)
-
-
-@functools.lru_cache(maxsize=1 << 20)
-def _id_encoded(value: str) -> tuple:
-    """The sex and birth date a valid ID encodes."""
-    return ids.sex(value), ids.birth_date(value)
-
-
-def forget_ids() -> None:
-    """Drop what was worked out about resident IDs (after a landing: the memory is the night's)."""
-    _id_fact.cache_clear()
-    _id_encoded.cache_clear()
-
-
 def _id_facts(con: duckdb.DuckDBPyConnection, stage: str, column: str, table: str, derive: bool) -> None:
-    """`_id_fact` of each distinct delivered value of an ID column (once per value, not per row), and (if
-    `derive`) `_id_encoded` of the valid ones."""
+    """What `contract.ids` says of each distinct delivered value of an ID column (once per value, not per
+    row, all values at once): why it is not a valid ID, its upper-case and masked forms, and (if `derive`)
+    the sex and birth date a valid one encodes."""
     values = [v for (v,) in con.execute(f"SELECT DISTINCT {_q(column)} FROM {stage}").fetchall()]
-    facts = [_id_fact(v) for v in values]
-    encoded = [_id_encoded(v) if derive and v and f[0] is None else (None, None) for v, f in zip(values, facts)]
+    problems = [problem if v else None for v, problem in zip(values, ids.problems_many(values))]
+    encoded = [derive and bool(v) and problem is None for v, problem in zip(values, problems)]
     frame = pd.DataFrame({
-        "value": pd.Series(values, dtype=object), "problem": pd.Series([f[0] for f in facts], dtype=object),
-        "upper_value": pd.Series([f[1] for f in facts], dtype=object),
-        "masked": pd.Series([f[2] for f in facts], dtype=object),
-        "sex": pd.Series([e[0] for e in encoded], dtype=object),
-        "birth_date": pd.Series([e[1] for e in encoded], dtype=object)})
+        "value": values, "problem": problems, "upper_value": [v.upper() for v in values],
+        "masked": [ids.mask(v) for v in values],
+        "sex": [ids.sex(v) if e else None for v, e in zip(values, encoded)],
+        "birth_date": [ids.birth_date(v) if e else None for v, e in zip(values, encoded)]}, dtype=object)
     con.register("_id_facts_frame", frame)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT CAST(value AS VARCHAR) AS value, "
                 "CAST(problem AS VARCHAR) AS problem, CAST(upper_value AS VARCHAR) AS upper_value, "
@@ -188,10 +169,12 @@ def _typed_columns(q: _Query) -> tuple[list[str], list[str]]:
                          f"THEN CAST({number} AS INTEGER) END AS {_q(c)}")
             q.reason(f"integer:{c}", _lit(f"{c} 不是整数（或超出±{high}）"))
         elif col.type == AMOUNT:
-            cents = f"CAST(TRY_CAST({v} AS DECIMAL(38,2)) * 100 AS HUGEINT)"
-            typed.append(f"CASE WHEN regexp_full_match({v}, {_lit(AMOUNT_RE)}) AND length(ltrim(split_part({v}, "
-                         f"'.', 1), '-')) <= {LONGEST_NUMBER_DIGITS} AND abs({cents}) <= {LARGEST_AMOUNT_CENTS} "
-                         f"THEN CAST({cents} AS BIGINT) END AS {_q(c)}")
+            # STORED_AMOUNT holds exactly the amounts within ±LARGEST_AMOUNT_CENTS: a larger one does not cast.
+            # A short value cannot have too many digits: only a long one is split to count them.
+            cents = f"CAST(CAST(TRY_CAST({v} AS {STORED_AMOUNT}) AS DECIMAL(38,2)) * 100 AS BIGINT)"
+            typed.append(f"CASE WHEN regexp_full_match({v}, {_lit(AMOUNT_RE)}) AND (length({v}) <= "
+                         f"{LONGEST_NUMBER_DIGITS} OR length(ltrim(split_part({v}, '.', 1), '-')) <= "
+                         f"{LONGEST_NUMBER_DIGITS}) THEN {cents} END AS {_q(c)}")
             q.reason(f"amount:{c}", _lit(f"{c} 金额格式错误（应为至多两位小数的数字）"))
             if not col.signed:
                 q.reason(f"non_negative:{c}", _lit(f"{c} 不能为负数"))
