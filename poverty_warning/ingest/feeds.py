@@ -109,43 +109,59 @@ def _is_utf8(ff: "FeedFile") -> bool:
     return True
 
 
-def _is_plain(ff: "FeedFile") -> bool:
-    """See PlainCsv: checked on the bytes, a block at a time."""
+def _plain_scan(ff: "FeedFile") -> "PlainScan | None":
+    """See PlainCsv: checked on the bytes, a block at a time; None if the file is not plain."""
     if any(c in str(ff.path) for c in GLOB_CHARACTERS):  # DuckDB would take the path as a pattern
-        return False
+        return None
     limit = min(settings.MAX_LINE_BYTES, settings.MAX_FIELD_CHARS)  # a field is never longer than its line
     decoder = codecs.getincrementaldecoder("utf-8")()
-    line, after_cr, offset = 0, False, 0
+    line, after_cr, offset, newlines, may_pad, last = 0, False, 0, 0, False, b""
     try:
         with ff.path.open("rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 decoder.decode(block)
                 inner_bom = block.find(BOM, 1 if offset == 0 else 0)
                 if b'"' in block or b"\x00" in block or inner_bom >= 0:
-                    return False
+                    return None
                 if after_cr and not block.startswith(b"\n"):
-                    return False
+                    return None
                 lone_crs = block.count(b"\r") - block.count(b"\r\n") - block.endswith(b"\r")
                 if lone_crs:
-                    return False
+                    return None
                 after_cr = block.endswith(b"\r")
+                # a character split between blocks is seen in the joined ends
+                if not may_pad:
+                    ends = last[-3:] + block
+                    may_pad = any(w in ends for w in PADDING_BYTES)
+                newlines += block.count(b"\n")
                 parts = block.split(b"\n")
                 line += len(parts[0])
                 if len(parts) > 1:
                     line = max(line, max(map(len, parts[1:-1]), default=0))
                     if line > limit:
-                        return False
+                        return None
                     line = len(parts[-1])
                 offset += len(block)
+                last = block
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return False
-    return line <= limit
+        return None
+    if line > limit:
+        return None
+    return PlainScan(rows=newlines - last.endswith(b"\n"), may_pad=may_pad)
+
+
+@dataclass
+class PlainScan:
+    rows: int  # lines after the header, the empty one after a final line break aside
+    may_pad: bool  # white space other than line breaks occurs: a field may need stripping
 
 
 # What str.strip() removes: the csv path strips each field with it.
 WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 _WHITESPACE_CLASS = "[" + WHITESPACE + "]"  # none of its characters is special in a class
+# Line breaks aside (a plain file's CR comes only before LF, and is cut first), how white space is spelt in UTF-8.
+PADDING_BYTES = [c.encode() for c in WHITESPACE if c not in "\r\n"]
 
 
 def stage_plain(con, files: list[tuple[PlainCsv, int, str]], columns: list[str], table: str
@@ -157,7 +173,8 @@ def stage_plain(con, files: list[tuple[PlainCsv, int, str]], columns: list[str],
     width = files[0][0].width
     wanted = files[0][0].wanted
     meta = pd.DataFrame({"path": [str(p.ff.path) for p, _, _ in files], "rel": [p.ff.rel for p, _, _ in files],
-                         "first_pos": [pos for _, pos, _ in files], "delivery": [d for _, _, d in files]})
+                         "first_pos": [pos for _, pos, _ in files], "delivery": [d for _, _, d in files],
+                         "may_pad": [p.scan.may_pad for p, _, _ in files]})
     con.register("_plain_files", meta)
     paths = ", ".join("'" + path.replace("'", "''") + "'" for path in meta["path"])
     ws = _WHITESPACE_CLASS
@@ -165,7 +182,7 @@ def stage_plain(con, files: list[tuple[PlainCsv, int, str]], columns: list[str],
              "string_split(rtrim(x.line, chr(13)), ',') AS fields, "
              f"NOT contains(x.line, ',') AND regexp_full_match(x.line, '{ws}*') AS blank, "
              # str.strip() of each field: trimming a character set is slow, so only on lines that need it
-             f"regexp_matches(rtrim(x.line, chr(13)), '(^|,){ws}|{ws}(,|$)') AS padded "
+             f"f.may_pad AND regexp_matches(rtrim(x.line, chr(13)), '(^|,){ws}|{ws}(,|$)') AS padded "
              "FROM (SELECT filename, unnest(l) AS line, generate_subscripts(l, 1) AS n "
              f"FROM (SELECT filename, string_split(content, chr(10)) AS l FROM read_text([{paths}]))) AS x "
              "JOIN _plain_files AS f ON f.path = x.filename "
@@ -175,12 +192,13 @@ def stage_plain(con, files: list[tuple[PlainCsv, int, str]], columns: list[str],
     con.execute(f"INSERT INTO {table} BY NAME SELECT first_pos + row_number AS _pos, rel AS _file, "
                 f"row_number AS _row_number, delivery AS _delivery_date, {values} FROM ({lines}) "
                 f"WHERE NOT blank AND len(fields) = {width}")
-    malformed: dict[str, list[tuple[int, str]]] = {p.ff.rel: [] for p, _, _ in files}
-    for rel, n, found in con.execute(f"SELECT rel, row_number, len(fields) FROM ({lines}) "
-                                     f"WHERE NOT blank AND len(fields) <> {width} ORDER BY rel, row_number").fetchall():
-        malformed[rel].append((n, f"字段数为{found}，与表头的{width}列不符（行被截断或多出分隔符）"))
     staged = dict(con.execute(f"SELECT _file, count(*) FROM {table} WHERE _file IN (SELECT rel FROM _plain_files) "
                               "GROUP BY _file").fetchall())
+    malformed: dict[str, list[tuple[int, str]]] = {p.ff.rel: [] for p, _, _ in files}
+    if any(staged.get(p.ff.rel, 0) != p.scan.rows for p, _, _ in files):  # else every line loaded: read them once
+        for rel, n, found in con.execute(f"SELECT rel, row_number, len(fields) FROM ({lines}) WHERE NOT blank AND "
+                                         f"len(fields) <> {width} ORDER BY rel, row_number").fetchall():
+            malformed[rel].append((n, f"字段数为{found}，与表头的{width}列不符（行被截断或多出分隔符）"))
     con.unregister("_plain_files")
     return {p.ff.rel: (int(staged.get(p.ff.rel, 0)), malformed[p.ff.rel]) for p, _, _ in files}
 
@@ -230,7 +248,7 @@ class RawStream:
     (the contract's columns the file has, "" for empty) and `_row_number` to a list of values. Rows whose
     shape is already wrong are collected in `malformed` as the chunks are read.
 
-    A plain file (`plain`: see `_is_plain`) has no chunks: DuckDB splits it (`stage_plain`)."""
+    A plain file (`plain`: see `_plain_scan`) has no chunks: DuckDB splits it (`stage_plain`)."""
     columns: list[str]
     chunks: Iterator[dict[str, list]]
     malformed: list[tuple[int, str]]  # (row_number, reason)
@@ -248,6 +266,7 @@ class PlainCsv:
     ff: FeedFile
     width: int  # columns of the header
     wanted: list[int]  # positions (0-based) of the contract's columns
+    scan: PlainScan
 
 
 @dataclass
@@ -342,8 +361,9 @@ def _csv_chunks(ff: FeedFile, chunk_rows: int, malformed: list, plain: bool) -> 
                 wanted = [i for i, h in enumerate(header) if h in FEEDS[ff.feed].column_names]
                 columns = [header[j] for j in wanted]
                 yield columns
-                if plain and encoding != "gb18030" and _is_plain(ff):
-                    yield PlainCsv(ff, len(header), wanted)
+                scan = _plain_scan(ff) if plain and encoding != "gb18030" else None
+                if scan:
+                    yield PlainCsv(ff, len(header), wanted, scan)
                     return
                 for rows in _csv_rows(header, wanted, reader, lines.unreadable, malformed, chunk_rows):
                     yield dict(zip(columns + ["_row_number"], map(list, zip(*rows))))

@@ -299,8 +299,9 @@ def _index_keys(con, feed: str, key: bytes) -> None:
         con.unregister("_loaded_persons")
     elif feed == "claims":
         cents = ", ".join(CLAIM_AMOUNTS)
+        # No order needed: a claim id loads once (unique:claim_id), and the index is only looked up.
         con.execute(f"INSERT INTO meta.claim_keys SELECT claim_id, reversal_of, [{cents}] FROM checked_batch "
-                    "WHERE reason = '' ORDER BY _pos")
+                    "WHERE reason = ''")
 
 
 def _select_typed(feed: str) -> str:
