@@ -130,9 +130,7 @@ def _plain_scan(ff: "FeedFile") -> "PlainScan | None":
                     return None
                 after_cr = block.endswith(b"\r")
                 # a character split between blocks is seen in the joined ends
-                if not may_pad:
-                    ends = last[-3:] + block
-                    may_pad = any(w in ends for w in PADDING_BYTES)
+                may_pad = may_pad or _has_padding(last[-3:] + block)
                 newlines += block.count(b"\n")
                 parts = block.split(b"\n")
                 line += len(parts[0])
@@ -162,6 +160,12 @@ WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 _WHITESPACE_CLASS = "[" + WHITESPACE + "]"  # none of its characters is special in a class
 # Line breaks aside (a plain file's CR comes only before LF, and is cut first), how white space is spelt in UTF-8.
 PADDING_BYTES = [c.encode() for c in WHITESPACE if c not in "\r\n"]
+
+
+def _has_padding(data: bytes) -> bool:
+    """Whether any of PADDING_BYTES occurs: single bytes and lead bytes are found by a fast scan, so the
+    slower search for a longer sequence runs only where its lead byte occurs."""
+    return any(w in data for w in PADDING_BYTES if len(w) == 1 or (w[:1] in data and w in data))
 
 
 def stage_plain(con, files: list[tuple[PlainCsv, int, str]], columns: list[str], table: str
