@@ -77,6 +77,28 @@ def test_reordered_columns_and_truncated_rows(tmp_path):
     assert by_feed["claims"].rows_loaded == 4
 
 
+def test_a_plain_csv_strips_padded_fields_and_quarantines_a_wide_line(tmp_path):
+    """A file DuckDB splits itself (no quotes): padding, even a full-width or no-break space, is stripped as
+    the csv module's path strips it; a blank line is no row; a line with one field too many is quarantined."""
+    def write(path):
+        lines = (EXAMPLES / "shanghai-2022" / "feeds" / "claims" / "part-0.csv").read_text(encoding="utf-8").splitlines()
+        # C00001's hospital H001 padded with an ideographic space, C00002's with a no-break space before it
+        lines[1] = lines[1].replace(",H001,", ",H001\u3000,")
+        lines[2] = lines[2].replace(",H001,", ",\u00a0H001,")
+        (path.parent / "part-0.csv").write_text("\n".join(lines[:3] + ["", lines[3] + ",extra"] + lines[4:]) + "\n",
+                                                encoding="utf-8")
+    feeds = _feeds_with_claims(tmp_path, lambda path: None)
+    write(feeds / "claims" / "part-0.csv")
+    con, landed = land(feeds, tmp_path, "2024-03-10")
+    claims = next(f for f in landed if f.feed == "claims")
+    assert (claims.rows_received, claims.rows_loaded, claims.rows_quarantined) == (5, 4, 1)
+    _, quarantine = landing.night_reports(con, "2024-03-10")
+    assert quarantine[["row_number", "reason"]].values.tolist() == [
+        [4, "字段数为20，与表头的19列不符（行被截断或多出分隔符）"]]  # line 5 of the file: the blank line is row 3
+    hospitals = dict(con.execute("SELECT claim_id, hospital_id FROM raw.claims").fetchall())
+    assert hospitals["C00001"] == hospitals["C00002"] == "H001"
+
+
 # ---- bounded resources: a huge or very wide file is a clear file-level error, read without holding it whole ----
 
 def _feeds_with_claims(tmp_path, write):
