@@ -13,18 +13,19 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
 install: $(STAMP)
 
-# The venv is rebuilt from the lock file whenever the lock or the project metadata changes.
+# The venv is rebuilt from the lock file whenever the lock or the project metadata changes. Bytecode is
+# compiled at install: where PYTHONDONTWRITEBYTECODE is set, every process would recompile its imports.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
 # The spark extra (dbt-spark, pyspark) only for `make spark-check`: the default set stays small.
 SPARK_STAMP := $(VENV)/.installed-spark
 $(SPARK_STAMP): $(STAMP) requirements-spark.lock
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements-spark.lock
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements-spark.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(SPARK_STAMP)
 
