@@ -43,9 +43,9 @@ class Settings(BaseSettings):
                                      "(contract.ids.person_key), if no Airflow variable poverty_warning_id_hash_key")
     # Limits on one feed file, checked while it is read, so that a hostile or broken file ends in a
     # file-level error instead of exhausting memory. A contract row is a few hundred bytes and at most
-    # 19 columns. Checking holds a file's rows in memory at about 25 times the file's size (measured:
-    # 100,000 claim rows, a 12.7 MB file, landed at a peak of 454 MB), so 128 MiB files keep a file
-    # within about 3.5 GB.
+    # 19 columns, so 128 MiB is a generous file (about half a million rows). Landing reads a file in
+    # bounded chunks into DuckDB (ingest.landing), so its memory does not grow with the file; the limits
+    # stop a hostile file before the work on it starts.
     max_feed_file_bytes: int = Field(128 * 1024 * 1024, ge=1)
     max_line_bytes: int = Field(1024 * 1024, ge=1)
     max_field_chars: int = Field(64 * 1024, ge=1)
