@@ -284,7 +284,8 @@ def _warehouse_path(path: Path) -> Path:
 
 @app.command()
 def train(
-    warehouse: Optional[Path] = typer.Option(None, help="train on this pipeline warehouse's own history (DuckDB file)"),
+    warehouse: Optional[Path] = typer.Option(None, help="train on this pipeline warehouse's own history (DuckDB "
+                                             "file; the label is built in it first, so it must be writable and free)"),
     models_dir: Path = typer.Option(None, "--models-dir", help="where the model and its card go (default models/)"),
     policy: Optional[str] = typer.Option(None, help="policy the warehouse's marts were built for (default: recorded)"),
     city: str = typer.Option("shanghai"), persons: int = typer.Option(50000), months: int = typer.Option(36),
@@ -312,7 +313,8 @@ def train(
 
 @app.command()
 def evaluate(
-    warehouse: Optional[Path] = typer.Option(None, help="backtest on this pipeline warehouse's own history"),
+    warehouse: Optional[Path] = typer.Option(None, help="backtest on this pipeline warehouse's own history (the "
+                                             "label is built in it first, so it must be writable and free)"),
     policy: Optional[str] = typer.Option(None, help="policy the warehouse's marts were built for (default: recorded)"),
     city: str = typer.Option("shanghai"), persons: int = typer.Option(50000), months: int = typer.Option(36),
     seed: int = typer.Option(7), end: str = typer.Option("2024-06-30"),
@@ -334,7 +336,8 @@ def evaluate(
 
 @app.command()
 def retrain(
-    warehouse: Path = typer.Option(..., help="the pipeline warehouse whose latest history trains the challenger"),
+    warehouse: Path = typer.Option(..., help="the pipeline warehouse whose latest history trains the challenger "
+                                   "(the label is built in it first, so it must be writable and free)"),
     models_dir: Path = typer.Option(None, "--models-dir", help="where the champion lives (default models/)"),
     policy: Optional[str] = typer.Option(None, help="policy the warehouse's marts were built for (default: recorded)"),
     seed: int = typer.Option(7),

@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS meta.builds (night DATE, policy_id VARCHAR, built_at 
 ALTER TABLE meta.builds ADD COLUMN IF NOT EXISTS inputs_fingerprint VARCHAR;
 ALTER TABLE meta.builds ADD COLUMN IF NOT EXISTS files_landed_by_night BIGINT;
 ALTER TABLE meta.builds ADD COLUMN IF NOT EXISTS full_refresh BOOLEAN;
+-- training: the label models (dbt tag `training`) built on demand, for which night's build and inputs
+-- (training.build_training_models builds them again only when a night has built since or the inputs changed)
+CREATE TABLE IF NOT EXISTS meta.training_builds (
+    build_night DATE, policy_id VARCHAR, build_built_at TIMESTAMP, inputs_fingerprint VARCHAR, built_at TIMESTAMP);
 -- training: every model version trained on this warehouse, its card, and the promotion decision
 CREATE TABLE IF NOT EXISTS meta.model_registry (
     model_version VARCHAR, trained_at TIMESTAMP, warehouse_id VARCHAR, trained_through DATE,

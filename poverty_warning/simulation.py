@@ -19,7 +19,7 @@ import yaml
 
 from poverty_warning.policy import PACK_DIR, Policy, available, load_policy
 from poverty_warning.policy import tables as policy_tables
-from poverty_warning.transform import run_dbt
+from poverty_warning.transform import TRAINING_MODELS, run_dbt
 from poverty_warning.workspace import Workspace
 
 ID_FIELDS = ("rule", "benefit", "level", "name", "measure")
@@ -115,7 +115,7 @@ def _build(source: Workspace, folder: Path, as_of: str, policy: Policy) -> Outco
         policy_tables.write(con, policies)
     finally:
         con.close()
-    run_dbt(ws, "run", as_of, policy.policy_id)
+    run_dbt(ws, "run", as_of, policy.policy_id, exclude=TRAINING_MODELS)  # a scenario reads lists, not the label
     con = duckdb.connect(str(ws.duckdb_path))  # dbt's in-process connection forbids a read-only second one
     try:
         households = con.execute("SELECT DISTINCT household_id, subdistrict_code FROM marts.fct_candidates "

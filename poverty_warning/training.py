@@ -1,7 +1,9 @@
 """`poverty-warning train` / `evaluate` / `retrain`: the model learns from a warehouse's own landed history.
 
-`--warehouse PATH` reads the nightly marts of a pipeline warehouse (read-only); without it a synthetic city
-is generated, put through the same pipeline into its own warehouse, and that warehouse is read the same way.
+`--warehouse PATH` reads the nightly marts of a pipeline warehouse and the label models a night leaves out
+(dbt tag `training`), which it first builds in that warehouse: it needs write access to the file. Without it a
+synthetic city is generated, put through the same pipeline into its own warehouse, and that warehouse is read
+the same way.
 Every trained version, its card and the promotion decision are kept in the warehouse's meta.model_registry.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 from poverty_warning import warehouse
 from poverty_warning.risk import backtest
 from poverty_warning.risk import card
-from poverty_warning.risk.features import load
+from poverty_warning.risk.features import load_labelled
 from poverty_warning.risk.model import RiskModel
 from poverty_warning.settings import DEMO_ID_HASH_KEY, MODELS_DIR, id_hash_key
 
@@ -109,6 +111,66 @@ def _built_for(con: duckdb.DuckDBPyConnection) -> list[str]:
         return []
 
 
+def _workspace_of(path: Path):
+    """The pipeline workspace a warehouse file belongs to: dbt keeps its files beside the warehouse."""
+    from poverty_warning.workspace import Workspace
+
+    ws = Workspace(Path(path).resolve().parent)
+    if ws.duckdb_path != Path(path).resolve():
+        raise ValueError(f"{path} is not a pipeline workspace's warehouse (expected a file named "
+                         f"{ws.duckdb_path.name}, with the workspace's dbt files beside it)")
+    return ws
+
+
+def _writable(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        # Held by another process (a night, a reader) or not writable: DuckDB's first line says which.
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise warehouse.WarehouseBusy(f"{path}: training builds the label in the warehouse and cannot write to it "
+                                      f"now ({reason}); try again when it is free") from None
+
+
+def build_training_models(path: Path) -> None:
+    """Build the models a night leaves out (the label: transform.TRAINING_MODELS) in the warehouse, as of its
+    last build's night and for its policy (meta.builds), unless they were already built for that build with
+    the same inputs (dbt code, policy tables, parameters: transform.inputs_fingerprint)."""
+    from poverty_warning import transform
+
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise ValueError(f"no warehouse at {path}")
+    ws = _workspace_of(path)
+    with warehouse.exclusive(ws, "train: building the label"):
+        con = _writable(path)
+        try:
+            warehouse.create_tables(con)
+            last = con.execute("SELECT CAST(night AS VARCHAR), policy_id, built_at FROM meta.builds "
+                               "ORDER BY built_at DESC LIMIT 1").fetchone()
+        finally:
+            con.close()
+        if last is None:
+            raise ValueError(f"{path} has no night built (meta.builds): run a night on it first")
+        night, policy_id, built_at = last
+        fingerprint = transform.inputs_fingerprint(ws, night, policy_id)
+        con = _writable(path)
+        try:
+            current = con.execute("SELECT count(*) FROM meta.training_builds WHERE build_built_at = ? "
+                                  "AND inputs_fingerprint = ?", [built_at, fingerprint]).fetchone()[0]
+        finally:
+            con.close()
+        if current:
+            return
+        transform.run_dbt(ws, "run", night, policy_id, select=transform.TRAINING_MODELS)
+        con = _writable(path)
+        try:
+            con.execute("INSERT INTO meta.training_builds VALUES (CAST(? AS DATE), ?, ?, ?, current_timestamp)",
+                        [night, policy_id, built_at, fingerprint])
+        finally:
+            con.close()
+
+
 def _read_only(path: Path) -> duckdb.DuckDBPyConnection:
     try:
         return duckdb.connect(str(path), read_only=True)
@@ -119,15 +181,15 @@ def _read_only(path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def read_history(path: Path, policy_id: str | None = None) -> History:
+    """The warehouse's features and labels; the label models are built first (build_training_models)."""
     path = Path(path).resolve()
-    if not path.is_file():
-        raise ValueError(f"no warehouse at {path}")
+    build_training_models(path)
     con = _read_only(path)
     try:
         warehouse_id = warehouse.identity(con)
         built_for = _built_for(con)
         try:
-            frame = load(con)
+            frame = load_labelled(con)
         except duckdb.CatalogException:
             raise ValueError(f"{path} has no marts.fct_household_features: run a night on it first") from None
     finally:

@@ -14,6 +14,10 @@ from poverty_warning.settings import DBT_PROJECT_DIR
 
 log = logging.getLogger(__name__)
 PROJECT_DIR = DBT_PROJECT_DIR
+# The models only training and backtests read (dbt tag `training`): the early-warning model's label, which
+# looks months ahead, and the month-end verdicts it is made of (the largest model of a night). A night leaves
+# them out; training builds them on demand (training.build_training_models).
+TRAINING_MODELS = "tag:training"
 
 
 class TransformError(RuntimeError):
@@ -59,7 +63,7 @@ def dbt_args(ws: Workspace, command: str, as_of: str, policy_id: str, target: st
 
 
 def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str | None = None,
-            target: str = "duckdb", plan: "BuildPlan | None" = None) -> None:
+            target: str = "duckdb", plan: "BuildPlan | None" = None, exclude: str | None = None) -> None:
     """`dbt build` (or another command) with the night's vars; raises TransformError naming what failed.
     Without a plan every model is computed whole (the per-claim models for every person)."""
     from dbt.cli.main import dbtRunner
@@ -74,6 +78,8 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if exclude:
+        args += ["--exclude", exclude]
     try:
         result = dbtRunner().invoke(args)
     finally:
@@ -90,7 +96,9 @@ def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str
 
 def run_unit_tests(ws: Workspace, as_of: str, policy_id: str, target: str = "duckdb") -> None:
     """Every dbt unit test (the rules worked by hand in the models' YAML) on a warehouse the night's build
-    has filled: dbt reads the column types of a unit test's inputs from the built relations."""
+    has filled: dbt reads the column types of a unit test's inputs from the built relations, so the
+    training models a night leaves out are built first."""
+    run_dbt(ws, "run", as_of, policy_id, select=TRAINING_MODELS, target=target)
     run_dbt(ws, "test", as_of, policy_id, select="test_type:unit", target=target)
 
 
@@ -189,12 +197,13 @@ def build_plan(ws: Workspace, as_of: str, fingerprint: str, full_refresh: bool =
 
 
 def transform(ws: Workspace, as_of: str, policy_id: str, full_refresh: bool = False) -> None:
-    """The night's dbt build: incremental when it continues the last build, else (or when asked) whole."""
+    """The night's dbt build: incremental when it continues the last build, else (or when asked) whole;
+    never the training models (only training reads them)."""
     write_policy_tables(ws)
     fingerprint = inputs_fingerprint(ws, as_of, policy_id)
     plan = build_plan(ws, as_of, fingerprint, full_refresh)
     log.info("transform %s: %s build (%s)", as_of, "full" if plan.full_refresh else "incremental", plan.reason)
-    run_dbt(ws, "build", as_of, policy_id, plan=plan)
+    run_dbt(ws, "build", as_of, policy_id, plan=plan, exclude=TRAINING_MODELS)
     by_figure: dict[tuple[str, int], list[int]] = {}
     for name, year, published in carried_forward_figures(ws):
         by_figure.setdefault((name, published), []).append(year)

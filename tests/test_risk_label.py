@@ -1,6 +1,7 @@
 """The early-warning model's label is the policy's own rule as the lists apply it (issue 16, item 2):
-int_rule_verdicts_monthly judges every rule at every month-end, and fct_household_features labels a month
-by those verdicts over the next six months."""
+int_rule_verdicts_monthly judges every rule at every month-end, and fct_household_labels labels a month
+by those verdicts over the next six months. Both are training-only models: a night does not build them, so
+each warehouse here has them built the way training builds them (training.build_training_models)."""
 import shutil
 
 import duckdb
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 
 from poverty_warning import nightly
+from poverty_warning.training import build_training_models
 from poverty_warning.workspace import Workspace
 
 from .test_risk_model import CUT_END, _perturb_everything_after_month
@@ -20,6 +22,7 @@ def _night(feeds, root, night=NIGHT):
     ws = Workspace(root)
     nightly.ingest(ws, feeds, night)
     nightly.transform(ws, night, "shanghai-2022")
+    build_training_models(ws.duckdb_path)
     return ws.duckdb_path
 
 
@@ -61,7 +64,8 @@ def test_the_label_reads_the_verdicts_not_the_ratio(warehouse):
     """A month is labelled 1 when the household is not identified at M and is at some month-end of the next
     six, 0 when it is not within six complete months; an identified month has no label."""
     features = _query(warehouse, "SELECT household_id, feature_month, label, label_complete, at_line_now, rule_ratio, "
-                                 "alert_ratio FROM marts.fct_household_features")
+                                 "alert_ratio FROM marts.fct_household_features "
+                                 "JOIN marts.fct_household_labels USING (household_id, feature_month)")
     identified = _identified(warehouse).rename(columns={"month_start": "feature_month"}).assign(hit=True)
     frame = features.merge(identified, on=["household_id", "feature_month"], how="left")
     frame["hit"] = frame["hit"].fillna(False).astype(bool)
@@ -101,7 +105,7 @@ def test_verdicts_for_a_month_use_nothing_after_it(small_city, warehouse, tmp_pa
     later_a = before[before["month_start"] > cut].set_index(key).sort_index()
     later_b = after[after["month_start"] > cut].set_index(key).sort_index()
     assert not later_a.equals(later_b)
-    labels = "SELECT household_id, feature_month, label FROM marts.fct_household_features ORDER BY 1, 2"
+    labels = "SELECT household_id, feature_month, label FROM marts.fct_household_labels ORDER BY 1, 2"
     last_complete = cut - pd.DateOffset(months=6)
     la, lb = _query(warehouse, labels), _query(other, labels)
     pd.testing.assert_frame_equal(la[la["feature_month"] <= last_complete].reset_index(drop=True),
@@ -146,10 +150,12 @@ def test_every_pack_labels_by_its_own_lists(city, persons, night, tmp_path):
     ws = Workspace(tmp_path / "night")
     nightly.ingest(ws, tmp_path / "feeds", night)
     nightly.transform(ws, night, CITIES[city].policy_id)
+    build_training_models(ws.duckdb_path)
     verdicts = _query(ws.duckdb_path, "SELECT household_id, person_id FROM intermediate.int_rule_verdicts_monthly "
                                       f"WHERE meets_rule AND month_start = DATE '{night[:8]}01'")
     candidates = _query(ws.duckdb_path, "SELECT household_id, person_id FROM marts.fct_candidates")
     features = _query(ws.duckdb_path, "SELECT at_line_now, rule_ratio, alert_ratio FROM marts.fct_household_features "
+                                      "JOIN marts.fct_household_labels USING (household_id, feature_month) "
                                       "WHERE rule_ratio IS NOT NULL")
     if city == "zhoushan":
         assert _query(ws.duckdb_path, "SELECT count(*) AS n FROM intermediate.int_rule_verdicts_monthly")["n"][0] == 0
@@ -186,6 +192,7 @@ def test_a_member_rule_is_judged_at_each_month_end(tmp_path):
     ws = Workspace(tmp_path / "night")
     nightly.ingest(ws, feeds, "2023-10-15")
     nightly.transform(ws, "2023-10-15", "taizhou-2017")
+    build_training_models(ws.duckdb_path)
     verdicts = _query(ws.duckdb_path, "SELECT household_id, person_id, month_start, burden_amount, meets_rule "
                                       "FROM intermediate.int_rule_verdicts_monthly ORDER BY household_id, month_start")
     mine = verdicts[verdicts["household_id"] == "LOW10K"]

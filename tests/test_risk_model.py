@@ -14,7 +14,7 @@ from poverty_warning.contract import ids
 from poverty_warning.ingest import rowcheck
 from poverty_warning.risk import backtest
 from poverty_warning import training
-from poverty_warning.risk.features import FEATURES, load
+from poverty_warning.risk.features import FEATURES, load, load_labelled
 from poverty_warning.risk.model import RiskModel
 from poverty_warning import nightly
 from poverty_warning.workspace import Workspace
@@ -300,11 +300,14 @@ def test_too_short_history_is_one_line_with_the_months_needed(trained_db, tmp_pa
     # Keep the first 21 household months: months 12..21 have a year of history, and of those only the
     # ones with 6 months of label window after them (12..15) are labelled: 4 months, against the 14 the
     # backtest needs (4 test + 2 calibration + a 6-month gap + at least 2 training months).
+    # The copy's label models were built for its last night (the `trained` fixture), so training reads the
+    # shortened rows as they are.
     con.execute("DELETE FROM marts.fct_household_features WHERE feature_month >= "
                 "(SELECT min(feature_month) FROM marts.fct_household_features) + INTERVAL 21 MONTH")
-    con.execute("UPDATE marts.fct_household_features SET label = NULL, label_complete = false "
+    con.execute("UPDATE marts.fct_household_labels SET label = NULL, label_complete = false "
                 "WHERE feature_month >= (SELECT max(feature_month) FROM marts.fct_household_features) - INTERVAL 5 MONTH")
-    have = con.execute("SELECT count(DISTINCT feature_month) FROM marts.fct_household_features WHERE "
+    have = con.execute("SELECT count(DISTINCT feature_month) FROM marts.fct_household_features JOIN "
+                       "marts.fct_household_labels USING (household_id, feature_month) WHERE "
                        "months_observed >= 12 AND label_complete AND label IS NOT NULL").fetchone()[0]
     con.close()
     models = tmp_path / "models"
@@ -315,12 +318,32 @@ def test_too_short_history_is_one_line_with_the_months_needed(trained_db, tmp_pa
     assert not models.exists() or not list(models.iterdir())  # no model written
 
 
+def test_train_on_a_busy_warehouse_is_one_line(trained_db, tmp_path):
+    """train --warehouse builds the label in the warehouse: another process holding the file gives one line."""
+    import subprocess
+    import sys
+
+    busy = _copy_warehouse(trained_db, tmp_path, "busy")
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+                               "print('ready', flush=True); time.sleep(120)", str(busy)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        result = run_cli_here("train", "--warehouse", str(busy), "--models-dir", str(tmp_path / "models"))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "cannot write to it" in result.stderr and "try again" in result.stderr
+
+
 def _predictions_after_altering(trained, trained_db, tmp_path, name, months_sql):
     """Train on a copy of the warehouse whose labels are flipped in some months; score fixed rows."""
     model, _, _, _ = trained
     copy = _copy_warehouse(trained_db, tmp_path, name)
     con = duckdb.connect(str(copy))
-    con.execute(f"UPDATE marts.fct_household_features SET label = 1 - label WHERE label IS NOT NULL AND {months_sql}")
+    con.execute(f"UPDATE marts.fct_household_labels SET label = 1 - label WHERE label IS NOT NULL AND {months_sql}")
     frame = load(con)
     con.close()
     retrained, _, _ = training.train_on_warehouse(copy, tmp_path / name / "models", "shanghai-2022", seed=3)
@@ -358,7 +381,7 @@ def test_champion_challenger_promotes_then_refuses_and_registers(trained, traine
     models = tmp_path / "models"
     # A weak champion: 0.5 for every household (PR-AUC = the positive share, Brier about 0.25).
     con = duckdb.connect(str(db))
-    frame = backtest.usable(load(con))
+    frame = backtest.usable(load_labelled(con))
     con.close()
     weak = RiskModel(DummyClassifier(strategy="uniform").fit(frame[FEATURES].to_numpy(float), frame["label"]),
                      model.reference, {"version": "weak-uniform"})

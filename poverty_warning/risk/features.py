@@ -1,4 +1,5 @@
-"""The model's inputs, read from marts.fct_household_features, and their Chinese reason phrases."""
+"""The model's inputs, read from marts.fct_household_features (with the label of marts.fct_household_labels
+for training), and their Chinese reason phrases."""
 from __future__ import annotations
 
 import duckdb
@@ -50,7 +51,19 @@ assert set(LABEL_ZH) == set(FEATURES)
 
 
 def load(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    frame = con.execute("SELECT * FROM marts.fct_household_features").df()
+    """The features (what a night scores)."""
+    return _typed(con.execute("SELECT * FROM marts.fct_household_features").df())
+
+
+def load_labelled(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The features with their label (what training and backtests read); the label models are built on
+    demand (training.build_training_models)."""
+    return _typed(con.execute(
+        "SELECT f.*, l.at_line_now, l.label, l.label_complete FROM marts.fct_household_features AS f "
+        "INNER JOIN marts.fct_household_labels AS l USING (household_id, feature_month)").df())
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     frame["feature_month"] = pd.to_datetime(frame["feature_month"])
     frame = frame.sort_values(["feature_month", "household_id"], kind="stable").reset_index(drop=True)
     for col in FEATURES:

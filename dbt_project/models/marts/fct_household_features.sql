@@ -1,9 +1,6 @@
--- The early-warning model's rows: one per household and feature month M, built only from data up to
--- the end of M; and the label — the household is identified in one of the 6 months after M, not being
--- identified at M. Identified means what the lists mean: one of the policy's candidate rules holds at that
--- month-end, income and asset tests included (int_rule_verdicts_monthly); for a policy without a rule, the
--- burden ratio reaches its pack's alert warning level. Labels look ahead by design and are only for
--- training and backtests.
+-- The early-warning model's inputs: one row per household and feature month M, built only from data up
+-- to the end of M. Built every night (the nightly score reads the last complete month). The label, which
+-- looks six months ahead, is fct_household_labels (training only).
 with months as (
     select
         m.*,
@@ -25,21 +22,6 @@ watch as (
     select min(ratio) as watch_ratio
     from {{ ref('stg_policy__warning_levels') }}
     where policy_id = {{ policy_id() }} and warning_level = 'watch'
-),
-
-candidate_rules as (
-    select count(*) as rules
-    from {{ ref('stg_policy__rules') }}
-    where policy_id = {{ policy_id() }}
-),
-
-verdicts as (
-    select
-        household_id,
-        month_start,
-        max(case when meets_rule then 1 else 0 end) as meets_rule
-    from {{ ref('int_rule_verdicts_monthly') }}
-    group by household_id, month_start
 ),
 
 rolling as (
@@ -175,33 +157,15 @@ measured as (
     left join income as i on i.household_id = t.household_id and i.month_start = t.month_start and i.recency = 1
 ),
 
-identified as (
+with_previous as (
     select
         m.*,
         a.alert_ratio,
         w.watch_ratio,
-        case
-            when cr.rules > 0 then coalesce(v.meets_rule, 0) = 1
-            else m.rule_ratio >= a.alert_ratio
-        end as identified_now
+        lag(m.rule_ratio) over (partition by m.household_id order by m.month_start) as rule_ratio_prev
     from measured as m
     cross join alert as a
     cross join watch as w
-    cross join candidate_rules as cr
-    left join verdicts as v on v.household_id = m.household_id and v.month_start = m.month_start
-),
-
-labelled as (
-    select
-        i.*,
-        max(case when i.identified_now then 1 else 0 end) over (
-            partition by i.household_id order by i.month_start rows between 1 following and 6 following
-        ) as identified_next_6m,
-        count(*) over (
-            partition by i.household_id order by i.month_start rows between 1 following and 6 following
-        ) as months_ahead,
-        lag(i.rule_ratio) over (partition by i.household_id order by i.month_start) as rule_ratio_prev
-    from identified as i
 )
 
 select
@@ -240,16 +204,8 @@ select
     case when l.annual_disposable_income > 0 then l.burden_6m * 2 / l.annual_disposable_income end as ratio_6m_annualised,
     case when l.rule_ratio_prev >= l.watch_ratio then 1 else 0 end as warned_last_month,
     l.alert_ratio,
-    l.identified_now as at_line_now,
-    case
-        -- Already identified (or, by a ratio alone, no income to judge by): nothing left to warn of.
-        when l.identified_now is null or l.identified_now then null
-        when l.identified_next_6m = 1 then 1
-        when l.months_ahead = 6 then 0
-    end as label,
-    l.months_ahead = 6 as label_complete,
     {{ dbt.concat(["cast(cast(floor(mem.oldest_age / 20) * 20 as integer) as " ~ dbt.type_string() ~ ")", "'+'"]) }} as age_group,
     mem.district_code
-from labelled as l
+from with_previous as l
 left join members as mem on mem.household_id = l.household_id and mem.month_start = l.month_start
 left join categories as c on c.household_id = l.household_id and c.month_start = l.month_start
