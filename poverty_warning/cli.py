@@ -393,7 +393,7 @@ def benchmark(
         _fail(f"--city must be one of {', '.join(CITIES)}, got {city!r}")
     try:
         run(sizes or [100000, 1000000], docs, city, echo=typer.echo)
-    except ReferenceMismatch as exc:
+    except (ReferenceMismatch, *_user_errors()) as exc:
         _fail(str(exc))
 
 

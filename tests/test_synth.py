@@ -129,3 +129,18 @@ def test_column_ids_are_the_ids_one_at_a_time():
     made = ids.make_many(region, birth, sequence)
     assert list(made) == [ids.make(r, dt.date.fromisoformat(str(b)), int(s)) for r, b, s in zip(region, birth, sequence)]
     assert all(ids.is_valid(x) for x in made)
+
+
+def test_a_large_feed_is_written_in_parts_holding_every_row_once(tmp_path, monkeypatch):
+    """A large city's persons would exceed the feed-file size limit in one file (1M residents: 163 MB):
+    undated feeds are written in parts (a feed is every file below its folder) holding every row once, in order."""
+    from poverty_warning.synth import generator
+
+    whole, parted = tmp_path / "whole", tmp_path / "parted"
+    generate("taizhou", 400, dt.date(2023, 1, 1), dt.date(2023, 1, 31), 3, whole)
+    monkeypatch.setattr(generator, "PART_ROWS", 150)
+    generate("taizhou", 400, dt.date(2023, 1, 1), dt.date(2023, 1, 31), 3, parted)
+    parts = sorted((parted / "persons").glob("part-*.csv"), key=lambda p: int(p.stem.split("-")[1]))
+    assert len(parts) == 3 and all(len(read_csv(p)) <= 150 for p in parts)
+    rejoined = pd.concat([read_csv(p) for p in parts], ignore_index=True)
+    pd.testing.assert_frame_equal(rejoined, read_csv(whole / "persons" / "part-0.csv"))

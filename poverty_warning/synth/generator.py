@@ -839,6 +839,11 @@ def _write_daily(claims: pa.Table, folder: Path, last_night: str, encoding: str)
             pa_csv.write_csv(_amounts(claims.slice(lo, hi - lo)), sink, options)
 
 
+# Rows per file of an undated feed: a person row is about 160 bytes, so a part stays far below the
+# feed-file limit (settings.max_feed_file_bytes, 128 MiB) whatever the city's size.
+PART_ROWS = 250_000
+
+
 def generate(city: str, persons: int, start: dt.date, end: dt.date, seed: int, out: Path,
              faults: float = 0.0) -> Summary:
     """Write every feed of the contract for a synthetic city into `out`."""
@@ -854,8 +859,9 @@ def generate(city: str, persons: int, start: dt.date, end: dt.date, seed: int, o
         if FEEDS[name].dated:
             _write_daily(df, folder, end.isoformat(), encoding)
             summary.claim_days = pc.count_distinct(df["settle_date"]).as_py()
-        else:
-            df.to_csv(folder / "part-0.csv", index=False, encoding=encoding)
+        else:  # in parts, as a large city delivers them: each within the feed-file size limit
+            for part, lo in enumerate(range(0, max(len(df), 1), PART_ROWS)):
+                df.iloc[lo:lo + PART_ROWS].to_csv(folder / f"part-{part}.csv", index=False, encoding=encoding)
         summary.rows[name] = len(df)
     (out / "_synth_manifest.json").write_text(json.dumps(
         {"city": city, "persons": persons, "start": start.isoformat(), "end": end.isoformat(),
