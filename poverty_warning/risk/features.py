@@ -2,6 +2,8 @@
 for training), and their Chinese reason phrases."""
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import pandas as pd
 
@@ -50,9 +52,13 @@ LABEL_ZH = {
 assert set(LABEL_ZH) == set(FEATURES)
 
 
-def load(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The features (what a night scores)."""
-    return _typed(con.execute("SELECT * FROM marts.fct_household_features").df())
+def load_month(con: duckdb.DuckDBPyConnection, month: dt.date) -> pd.DataFrame:
+    """The features of one month (what a night scores), or of the latest month when that one has none:
+    a night reads one month, not the whole history."""
+    return _typed(con.execute(
+        "SELECT * FROM marts.fct_household_features WHERE feature_month = coalesce("
+        "(SELECT max(feature_month) FROM marts.fct_household_features WHERE feature_month = CAST(? AS DATE)), "
+        "(SELECT max(feature_month) FROM marts.fct_household_features))", [month]).df())
 
 
 def load_labelled(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

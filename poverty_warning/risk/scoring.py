@@ -9,7 +9,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from poverty_warning.risk.features import FEATURES, load
+from poverty_warning.risk.features import FEATURES, load_month
 from poverty_warning.risk.model import RiskModel, band
 from poverty_warning.warehouse import create_tables, identity
 
@@ -40,10 +40,7 @@ def trained_locally(con: duckdb.DuckDBPyConnection, model: RiskModel) -> bool:
 def score(con: duckdb.DuckDBPyConnection, night: str, model: RiskModel) -> pd.DataFrame:
     """Score every household on the last complete month before the night; store and return the scores."""
     month = (dt.date.fromisoformat(night).replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    frame = load(con)
-    rows = frame[frame["feature_month"] == pd.Timestamp(month)].copy()
-    if rows.empty:
-        rows = frame[frame["feature_month"] == frame["feature_month"].max()].copy()
+    rows = load_month(con, month)
     probability = model.predict(rows) if len(rows) else np.array([])
     rows["risk_score"] = probability
     rows["risk_band"] = [band(p) for p in probability]
