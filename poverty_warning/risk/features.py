@@ -52,6 +52,11 @@ LABEL_ZH = {
 assert set(LABEL_ZH) == set(FEATURES)
 
 
+def load(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The features of every household-month (the whole history)."""
+    return _typed(con.execute("SELECT * FROM marts.fct_household_features").df())
+
+
 def load_month(con: duckdb.DuckDBPyConnection, month: dt.date) -> pd.DataFrame:
     """The features of one month (what a night scores), or of the latest month when that one has none:
     a night reads one month, not the whole history."""
