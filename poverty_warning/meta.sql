@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS meta.gx_results (
     night DATE, feed VARCHAR, expectation VARCHAR, column_name VARCHAR, check_code VARCHAR, reason_zh VARCHAR,
     success BOOLEAN, element_count BIGINT, unexpected_count BIGINT);
 
--- score: the latest night's household risk scores (a dbt source, `risk`), and drift per night
+-- score: the latest night's household risk scores (a dbt source, `risk`), and drift per night; risk_reasons
+-- only for the households a list or referral can show (NULL: not worked out, risk.scoring.listed_households)
 CREATE TABLE IF NOT EXISTS risk.household_scores (
     household_id VARCHAR, feature_month DATE, risk_score DOUBLE, risk_band VARCHAR, risk_reasons VARCHAR,
     model_version VARCHAR, model_trained_locally BOOLEAN, model_note VARCHAR);
@@ -37,10 +38,12 @@ CREATE TABLE IF NOT EXISTS meta.warehouse_identity (warehouse_id VARCHAR, stampe
 -- transform: the policy each dbt build was for (training reads the marts for the policy they were built for)
 CREATE TABLE IF NOT EXISTS meta.builds (night DATE, policy_id VARCHAR, built_at TIMESTAMP);
 -- what an incremental night compares with the last build (transform.build_plan): the fingerprint of the
--- policy tables, city parameters, dbt code and as-of year it used, and the files landed by its night
+-- policy tables, city parameters, dbt code and as-of month it used, and the files landed by its night
 ALTER TABLE meta.builds ADD COLUMN IF NOT EXISTS inputs_fingerprint VARCHAR;
 ALTER TABLE meta.builds ADD COLUMN IF NOT EXISTS files_landed_by_night BIGINT;
 ALTER TABLE meta.builds ADD COLUMN IF NOT EXISTS full_refresh BOOLEAN;
+-- the dbt code it ran (transform.dbt_code_digest): the quality report's views are kept while it holds
+ALTER TABLE meta.builds ADD COLUMN IF NOT EXISTS dbt_code_digest VARCHAR;
 -- training: the label models (dbt tag `training`) built on demand, for which night's build and inputs
 -- (training.build_training_models builds them again only when a night has built since or the inputs changed)
 CREATE TABLE IF NOT EXISTS meta.training_builds (

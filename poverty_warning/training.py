@@ -99,12 +99,9 @@ def _label_of(con: duckdb.DuckDBPyConnection, policy_id: str) -> dict:
 
 def _built_for(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The policy the marts were last built for, as recorded by the transform step."""
-    try:
-        row = con.execute("SELECT policy_id FROM meta.builds ORDER BY built_at DESC LIMIT 1").fetchone()
-    except duckdb.Error:
-        row = None
-    if row:
-        return [row[0]]
+    last = warehouse.last_build(con)
+    if last:
+        return [last.policy_id]
     try:  # warehouses built before meta.builds existed: the policy the fund KPIs were computed for
         return [r[0] for r in con.execute("SELECT DISTINCT policy_id FROM marts.fct_fund_kpis").fetchall()]
     except duckdb.Error:
@@ -146,28 +143,22 @@ def build_training_models(path: Path) -> None:
         con = _writable(path)
         try:
             warehouse.create_tables(con)
-            last = con.execute("SELECT CAST(night AS VARCHAR), policy_id, built_at FROM meta.builds "
-                               "ORDER BY built_at DESC LIMIT 1").fetchone()
-        finally:
-            con.close()
-        if last is None:
-            raise ValueError(f"{path} has no night built (meta.builds): run a night on it first")
-        night, policy_id, built_at = last
-        fingerprint = transform.inputs_fingerprint(ws, night, policy_id)
-        con = _writable(path)
-        try:
+            last = warehouse.last_build(con)
+            if last is None:
+                raise ValueError(f"{path} has no night built (meta.builds): run a night on it first")
+            fingerprint = transform.inputs_fingerprint(con, last.night, last.policy_id)
             current = con.execute("SELECT count(*) FROM meta.training_builds WHERE build_built_at = ? "
-                                  "AND inputs_fingerprint = ?", [built_at, fingerprint]).fetchone()[0]
+                                  "AND inputs_fingerprint = ?", [last.built_at, fingerprint]).fetchone()[0]
         finally:
-            con.close()
+            con.close()  # dbt opens the file itself
         if current:
             return
         # Built with their data tests (a label is checked like a night's marts); unit tests are the code's check.
-        transform.run_dbt(ws, "build", night, policy_id, select=transform.TRAINING_MODELS, exclude="test_type:unit")
+        transform.run_dbt(ws, "build", last.night, last.policy_id, select=transform.TRAINING_MODELS, unit_tests=False)
         con = _writable(path)
         try:
             con.execute("INSERT INTO meta.training_builds VALUES (CAST(? AS DATE), ?, ?, ?, current_timestamp)",
-                        [night, policy_id, built_at, fingerprint])
+                        [last.night, last.policy_id, last.built_at, fingerprint])
         finally:
             con.close()
 

@@ -6,8 +6,10 @@ import json
 import logging
 from dataclasses import dataclass
 
+import duckdb
+
 from poverty_warning.policy import tables as policy_tables
-from poverty_warning.warehouse import connect, record_build, spill_folder
+from poverty_warning.warehouse import connect, last_build, record_build, spill_folder
 from poverty_warning.workspace import Workspace
 from poverty_warning import settings
 from poverty_warning.settings import DBT_PROJECT_DIR
@@ -63,16 +65,17 @@ def dbt_args(ws: Workspace, command: str, as_of: str, policy_id: str, target: st
 
 
 def run_dbt(ws: Workspace, command: str, as_of: str, policy_id: str, select: str | None = None,
-            target: str = "duckdb", plan: "BuildPlan | None" = None, exclude: str | None = None) -> None:
+            target: str = "duckdb", plan: "BuildPlan | None" = None, exclude: str | None = None,
+            unit_tests: bool = True) -> None:
     """`dbt build` (or another command) with the night's vars; raises TransformError naming what failed.
-    Without a plan every model is computed whole (the per-claim models for every person)."""
+    Without a plan every model is computed whole (the per-claim models for every person). `unit_tests=False`
+    leaves the dbt unit tests out: they check the code on fixed inputs, so the nights and training, which
+    check their data, would only repeat what run_unit_tests found (`make test`, spark-check), as dbt advises
+    for production; they cost more than the models on a small night."""
     from dbt.cli.main import dbtRunner
 
     args = dbt_args(ws, command, as_of, policy_id, target, plan.changed_since if plan else None)
-    if plan:
-        # A night checks its data (the data tests), not the dbt code: unit tests have fixed inputs, so a night
-        # would only repeat what the code's own check found (run_unit_tests: `make test`, spark-check), as
-        # dbt advises for production. They cost more than the models on a small night.
+    if not unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     if plan and plan.full_refresh:
         args.append("--full-refresh")
@@ -102,9 +105,24 @@ def run_unit_tests(ws: Workspace, as_of: str, policy_id: str, target: str = "duc
     run_dbt(ws, "test", as_of, policy_id, select="test_type:unit", target=target)
 
 
+QUALITY_REPORT_VIEWS = tuple(sorted(p.stem for p in (PROJECT_DIR / "models" / "marts" / "quality").glob("*.sql")))
+
+
 def build_quality_report_models(ws: Workspace, night: str) -> None:
     """The quality report's views (dbt tag `quality_report`) and the staging views under them. The report is
-    first drawn at validate, before the night's `dbt build`; as views they show every later step's rows too."""
+    first drawn at validate, before the night's `dbt build`; as views they show every later step's rows too.
+    They read no night's vars, so the views the last build made serve while the dbt code is the same: a dbt
+    run here would cost a whole parse of the project (the night's vars differ from the last run's)."""
+    con = connect(ws)
+    try:
+        last = last_build(con)
+        present = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' AND table_type = 'VIEW'"
+        ).fetchall()}
+    finally:
+        con.close()
+    if last and last.dbt_code_digest == dbt_code_digest() and set(QUALITY_REPORT_VIEWS) <= present:
+        return
     run_dbt(ws, "run", night, settings.get().policy, select="+tag:quality_report")
 
 
@@ -139,35 +157,39 @@ class BuildPlan:
     reason: str
 
 
-def inputs_fingerprint(ws: Workspace, as_of: str, policy_id: str) -> str:
-    """A digest of everything the kept per-claim models depend on besides the person-keyed feeds: the
-    policy tables, the city parameters delivered by the night, the dbt code, the policy and outreach
-    settings, the as-of year (allowances, carried-forward figures and year windows turn with it) and the
-    months with claims (each household has a row for every such month). When it differs from the last
-    build's, the night rebuilds every model whole."""
-    digest = hashlib.sha256(json.dumps({"policy_id": policy_id, "as_of_year": as_of[:4], **outreach_vars()},
-                                       sort_keys=True).encode())
+def dbt_code_digest() -> str:
+    """A digest of the dbt project's code: its settings, models and macros."""
+    digest = hashlib.sha256()
     for path in sorted(PROJECT_DIR.glob("dbt_project.yml")) + sorted(PROJECT_DIR.glob("m*/**/*.*")):
         digest.update(str(path.relative_to(PROJECT_DIR)).encode() + path.read_bytes())
-    con = connect(ws)
-    try:
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'policy' ORDER BY 1").fetchall()]
-        for table in tables:
-            digest.update(table.encode() + repr(con.execute(f"SELECT * FROM policy.{table} ORDER BY ALL").fetchall()).encode())
-        landed = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'").fetchall()}
-        if "parameters" in landed:
-            digest.update(repr(con.execute(
-                "SELECT * EXCLUDE (_file, _row_number, _night) FROM raw.parameters "
-                "WHERE _delivery_date <= CAST(? AS DATE) ORDER BY ALL", [as_of]).fetchall()).encode())
-        if "claims" in landed:
-            digest.update(repr(con.execute(
-                "SELECT DISTINCT date_trunc('month', settle_date) FROM raw.claims "
-                "WHERE _delivery_date <= CAST(? AS DATE) AND settle_date <= CAST(? AS DATE) ORDER BY 1",
-                [as_of, as_of]).fetchall()).encode())
-    finally:
-        con.close()
+    return digest.hexdigest()
+
+
+def inputs_fingerprint(con: duckdb.DuckDBPyConnection, as_of: str, policy_id: str) -> str:
+    """A digest of everything the kept per-claim models depend on besides the person-keyed feeds: the
+    policy tables, the city parameters delivered by the night, the dbt code, the policy and outreach
+    settings, the as-of month (allowances, carried-forward figures and year windows turn with the year,
+    the trailing rule windows with the month) and the months with claims (each household has a row for
+    every such month). When it differs from the last build's, the night rebuilds every model whole: the
+    first night of a month is a full build."""
+    digest = hashlib.sha256(json.dumps({"policy_id": policy_id, "as_of_month": as_of[:7], **outreach_vars()},
+                                       sort_keys=True).encode())
+    digest.update(dbt_code_digest().encode())
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'policy' ORDER BY 1").fetchall()]
+    for table in tables:
+        digest.update(table.encode() + repr(con.execute(f"SELECT * FROM policy.{table} ORDER BY ALL").fetchall()).encode())
+    landed = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'").fetchall()}
+    if "parameters" in landed:
+        digest.update(repr(con.execute(
+            "SELECT * EXCLUDE (_file, _row_number, _night) FROM raw.parameters "
+            "WHERE _delivery_date <= CAST(? AS DATE) ORDER BY ALL", [as_of]).fetchall()).encode())
+    if "claims" in landed:
+        digest.update(repr(con.execute(
+            "SELECT DISTINCT date_trunc('month', settle_date) FROM raw.claims "
+            "WHERE _delivery_date <= CAST(? AS DATE) AND settle_date <= CAST(? AS DATE) ORDER BY 1",
+            [as_of, as_of]).fetchall()).encode())
     return digest.hexdigest()
 
 
@@ -178,11 +200,10 @@ def build_plan(ws: Workspace, as_of: str, fingerprint: str, full_refresh: bool =
         return BuildPlan(True, None, "full rebuild asked for")
     con = connect(ws)
     try:
-        last = con.execute("SELECT CAST(night AS VARCHAR), inputs_fingerprint, files_landed_by_night FROM meta.builds "
-                           "ORDER BY built_at DESC LIMIT 1").fetchone()
-        if last is None or last[1] is None:
+        last = last_build(con)
+        if last is None or last.inputs_fingerprint is None:
             return BuildPlan(True, None, "no earlier build to continue")
-        last_night, last_fingerprint, last_files = last
+        last_night, last_fingerprint, last_files = last.night, last.inputs_fingerprint, last.files_landed_by_night
         files_now = con.execute("SELECT count(*) FROM meta.landed_files WHERE night <= CAST(? AS DATE)",
                                 [last_night]).fetchone()[0]
     finally:
@@ -200,14 +221,18 @@ def transform(ws: Workspace, as_of: str, policy_id: str, full_refresh: bool = Fa
     """The night's dbt build: incremental when it continues the last build, else (or when asked) whole;
     never the training models (only training reads them)."""
     write_policy_tables(ws)
-    fingerprint = inputs_fingerprint(ws, as_of, policy_id)
+    con = connect(ws)
+    try:
+        fingerprint = inputs_fingerprint(con, as_of, policy_id)
+    finally:
+        con.close()
     plan = build_plan(ws, as_of, fingerprint, full_refresh)
     log.info("transform %s: %s build (%s)", as_of, "full" if plan.full_refresh else "incremental", plan.reason)
-    run_dbt(ws, "build", as_of, policy_id, plan=plan, exclude=TRAINING_MODELS)
+    run_dbt(ws, "build", as_of, policy_id, plan=plan, exclude=TRAINING_MODELS, unit_tests=False)
     by_figure: dict[tuple[str, int], list[int]] = {}
     for name, year, published in carried_forward_figures(ws):
         by_figure.setdefault((name, published), []).append(year)
     for (name, published), years in by_figure.items():
         log.warning("transform %s: %s not published for %s: the %d figure is carried forward",
                     as_of, name, ", ".join(map(str, years)), published)
-    record_build(ws, as_of, policy_id, fingerprint, plan.full_refresh)
+    record_build(ws, as_of, policy_id, fingerprint, plan.full_refresh, dbt_code_digest())

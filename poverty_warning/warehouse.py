@@ -5,10 +5,12 @@ marts are dbt's."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -69,14 +71,34 @@ def stamp(path: Path) -> str:
         con.close()
 
 
+class LastBuild(NamedTuple):
+    """The latest night's dbt build, as transform.record_build wrote it (meta.builds)."""
+    night: str
+    policy_id: str
+    built_at: dt.datetime
+    inputs_fingerprint: str | None
+    files_landed_by_night: int | None
+    dbt_code_digest: str | None
+
+
+def last_build(con: duckdb.DuckDBPyConnection) -> LastBuild | None:
+    """The latest build recorded in meta.builds (None when no night has built, or the table is missing)."""
+    try:
+        row = con.execute("SELECT CAST(night AS VARCHAR), policy_id, built_at, inputs_fingerprint, "
+                          "files_landed_by_night, dbt_code_digest FROM meta.builds ORDER BY built_at DESC LIMIT 1").fetchone()
+    except (duckdb.CatalogException, duckdb.BinderException):  # a warehouse from before these columns
+        return None
+    return LastBuild(*row) if row else None
+
+
 def record_build(ws: Workspace, night: str, policy_id: str, inputs_fingerprint: str | None = None,
-                 full_refresh: bool = True) -> None:
+                 full_refresh: bool = True, dbt_code_digest: str | None = None) -> None:
     con = connect(ws)
     try:
         con.execute("INSERT INTO meta.builds (night, policy_id, built_at, inputs_fingerprint, files_landed_by_night, "
-                    "full_refresh) SELECT CAST(? AS DATE), ?, current_timestamp, ?, "
-                    "(SELECT count(*) FROM meta.landed_files WHERE night <= CAST(? AS DATE)), ?",
-                    [night, policy_id, inputs_fingerprint, night, full_refresh])
+                    "full_refresh, dbt_code_digest) SELECT CAST(? AS DATE), ?, current_timestamp, ?, "
+                    "(SELECT count(*) FROM meta.landed_files WHERE night <= CAST(? AS DATE)), ?, ?",
+                    [night, policy_id, inputs_fingerprint, night, full_refresh, dbt_code_digest])
     finally:
         con.close()
 

@@ -6,13 +6,14 @@ import pandas as pd
 import pytest
 
 from poverty_warning import nightly
-from poverty_warning.transform import transform
+from poverty_warning import transform as transform_module
+from poverty_warning.transform import inputs_fingerprint, transform
 from poverty_warning.warehouse import connect
 from poverty_warning.workspace import Workspace
 
 FIRST_BUILD = "2024-03-27"
 LATE_CLAIM_NIGHT, LATE_REVERSAL_NIGHT, BACKDATED_CATEGORY_NIGHT = "2024-03-28", "2024-03-29", "2024-03-30"
-KEPT_MODELS = ["int_claims_netted", "int_claim_diseases", "int_claim_benefits", "int_assistance_days"]
+KEPT_MODELS = ["int_claims_netted", "int_claim_diseases", "int_claim_benefits", "int_assistance_days", "int_household_months"]
 AMOUNTS = ["total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid", "assistance_paid",
            "other_paid", "self_pay_in_scope", "self_pay_out_scope"]
 
@@ -79,7 +80,7 @@ def city(tmp_path_factory):
     return feeds, original["claim_id"], original["person_id"], newly_held
 
 
-def test_incremental_nights_equal_a_full_rebuild(city, tmp_path):
+def test_incremental_nights_equal_a_full_rebuild(city, tmp_path, monkeypatch):
     feeds, reversed_claim, lone_person, newly_held = city
     ws = Workspace(tmp_path)
     nightly.ingest(ws, feeds, FIRST_BUILD)
@@ -109,8 +110,28 @@ def test_incremental_nights_equal_a_full_rebuild(city, tmp_path):
     full = _snapshot(ws)
     assert set(incremental) == set(full)
     for table in ("marts.fct_candidates", "marts.fct_entitlements", "marts.fct_enrollment_gaps",
-                  "marts.fct_household_warnings", "marts.fct_household_features", "marts.fct_outreach_items"):
+                  "marts.fct_household_warnings", "marts.fct_household_features", "marts.fct_outreach_items",
+                  "marts.fct_trail_claims", "marts.fct_trail_entitlements"):
         assert table in full
     assert any(full[t] for t in full if t.startswith("marts.fct_entitlements"))
     different = [t for t in full if incremental[t] != full[t]]
     assert different == [], f"incremental nights differ from a full rebuild in {different}"
+
+
+    # The trailing rule windows hold within a month: a night in the next month rebuilds every model whole.
+    con = connect(ws)
+    try:
+        march = inputs_fingerprint(con, "2024-03-31", "shanghai-2022")
+        assert inputs_fingerprint(con, BACKDATED_CATEGORY_NIGHT, "shanghai-2022") == march
+        assert inputs_fingerprint(con, "2024-04-01", "shanghai-2022") != march
+    finally:
+        con.close()
+
+    # The quality report's views, drawn before the night's build, are the last build's while the dbt code is.
+    runs = []
+    monkeypatch.setattr(transform_module, "run_dbt", lambda *args, **kwargs: runs.append(kwargs.get("select")))
+    transform_module.build_quality_report_models(ws, "2024-04-01")
+    assert runs == []
+    monkeypatch.setattr(transform_module, "dbt_code_digest", lambda: "changed dbt code")
+    transform_module.build_quality_report_models(ws, "2024-04-01")
+    assert runs == ["+tag:quality_report"]

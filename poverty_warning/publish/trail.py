@@ -68,8 +68,10 @@ def read(con: duckdb.DuckDBPyConnection, households: list[str]) -> dict[str, Tra
     members = _frame(con, "SELECT household_id, person_id, person_name, relation, age_on_as_of AS age "
                           "FROM intermediate.int_persons_enriched WHERE household_id IN {households} "
                           "ORDER BY household_id, age DESC, person_id", households)
-    claims = _frame(con, "SELECT * FROM marts.fct_trail_claims WHERE household_id IN {households} "
-                         "ORDER BY rule, claim_date, claim_id", households)
+    # Each rule's window on the as-of date (kept once per rule, not on each claim row of the trail).
+    claims = _frame(con, "SELECT c.*, w.window_start, w.window_end FROM marts.fct_trail_claims AS c "
+                         "INNER JOIN intermediate.int_rule_windows AS w USING (rule) "
+                         "WHERE c.household_id IN {households} ORDER BY c.rule, c.claim_date, c.claim_id", households)
     rules = _frame(con, "SELECT * FROM marts.fct_trail_rules WHERE household_id IN {households} "
                         "ORDER BY rule, person_id", households)
     entitlements = _frame(con, "SELECT * FROM marts.fct_trail_entitlements WHERE household_id IN {households} "

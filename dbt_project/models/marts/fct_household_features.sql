@@ -1,11 +1,20 @@
+{{ config(
+    materialized=kept_between_nights(),
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed('household_id') }}"
+) }}
+-- depends_on: {{ ref('int_households_changed_since_build') }}
 -- The early-warning model's inputs: one row per household and feature month M, built only from data up
 -- to the end of M. Built every night (the nightly score reads the last complete month). The label, which
--- looks six months ahead, is fct_household_labels (training only).
+-- looks six months ahead, is fct_household_labels (training only). Every figure is the household's own
+-- (rows of its months, its members, income and categories), so a night recomputes only the households
+-- with something new (kept_between_nights).
 with months as (
     select
         m.*,
         cast({{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'm.month_start')) }} as date) as month_end
     from {{ ref('int_household_months') }} as m
+    where {{ is_changed('m.household_id', 'household_id') }}
 ),
 
 policy as (

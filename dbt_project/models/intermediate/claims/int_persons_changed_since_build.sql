@@ -2,9 +2,10 @@
 -- macro kept_between_nights): everyone with a claim, reversal, person, enrollment or category row
 -- delivered or landed since the last build's as-of date (var changed_since, set by the pipeline), the
 -- owner of a claim reversed since, anyone with a claim dated since (held back until the as-of date
--- reaches it), and holders in the as-of year of a category with a yearly cash allowance (judged up to
--- the as-of date, it offsets deductibles). Without changed_since, everyone ever landed: the night then
--- recomputes every person.
+-- reaches it), holders in the as-of year of a category with a yearly cash allowance (judged up to
+-- the as-of date, it offsets deductibles), and holders of a category that began or ended since (the
+-- members a rule sums are those holding it on the as-of date). Without changed_since, everyone ever
+-- landed: the night then recomputes every person.
 {%- set changed_since = var('changed_since', none) %}
 -- depends_on: {{ ref('stg_claims') }}, {{ ref('stg_assistance_categories') }}, {{ ref('stg_policy__cash_items') }}
 
@@ -50,4 +51,10 @@
     where
         cat.valid_from <= {{ as_of() }}
         and cat.valid_to >= cast({{ dbt.date_trunc('year', as_of()) }} as date)
+    union
+    select person_id
+    from {{ ref('stg_assistance_categories') }}
+    where
+        (valid_from > cast('{{ changed_since }}' as date) and valid_from <= {{ as_of() }})
+        or (valid_to >= cast('{{ changed_since }}' as date) and valid_to < {{ as_of() }})
 {% endif %}

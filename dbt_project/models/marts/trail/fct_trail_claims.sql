@@ -1,6 +1,16 @@
+{{ config(
+    materialized=kept_between_nights(),
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed('person_id') }}"
+) }}
+-- depends_on: {{ ref('int_persons_changed_since_build') }}
 -- The trail of each identification rule's burden: every claim of a household from the start of the
 -- year the rule's window opens in up to the as-of date, counted or not and why. The counted claims
--- are exactly the ones int_rule_measures sums (a data test holds the two together).
+-- are exactly the ones int_rule_measures sums (a data test holds the two together). A claim's row
+-- depends only on its person's rows, the rule windows and the members on the as-of date, so a night
+-- recomputes only the changed persons (kept_between_nights): windows hold within the as-of month
+-- (transform.inputs_fingerprint) and a category starting or ending changes its holder. The window itself
+-- (up to the as-of date for year_to_date) is on fct_trail_rules, not repeated on each claim.
 with rules as (
     select * from {{ ref('int_rule_windows') }}
 ),
@@ -34,7 +44,9 @@ all_claims as (
     inner join {{ ref('stg_persons') }} as p on p.person_id = s.person_id
     left join {{ ref('int_claims_netted') }} as n on n.claim_id = s.claim_id
     left join reversed as r on r.claim_id = s.claim_id
-    where n.claim_id is not null or s.reversal_of is not null or r.claim_id is not null
+    where
+        (n.claim_id is not null or s.reversal_of is not null or r.claim_id is not null)
+        and {{ is_changed('s.person_id', 'person_id') }}
 ),
 
 members as (
@@ -86,8 +98,6 @@ select
     self_pay_in_scope,
     self_pay_out_scope,
     reversal_of,
-    window_start,
-    window_end,
     amount_kind,
     amount,
     exclusion_reason is null as is_counted,

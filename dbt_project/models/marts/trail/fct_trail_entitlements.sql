@@ -1,9 +1,17 @@
+{{ config(
+    materialized=kept_between_nights(),
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed('person_id') }}"
+) }}
+-- depends_on: {{ ref('int_persons_changed_since_build') }}
 -- The trail of each entitlement: one row per claim and benefit, with the categories the person held
 -- on the claim's date, the one applied (就高不重复) and its rate, the day's deductible, daily cap and
 -- monthly limit (int_assistance_days), and the track-year's caps and final amount
 -- (int_entitlement_tracks, repeated on each claim of the track-year). Each figure with its clause.
+-- Every row is one person's, from their own kept rows: a night recomputes the changed persons only.
 with claim_benefits as (
     select * from {{ ref('int_claim_benefits') }}
+    where {{ is_changed('person_id', 'person_id') }}
 ),
 
 held as (
