@@ -21,6 +21,7 @@ from poverty_warning import airflow_local
 from poverty_warning.contract import ids
 from poverty_warning.outreach import cases as outreach
 from poverty_warning.publish.workbook import LIST_COLUMNS
+from poverty_warning.risk.scoring import listed_households
 from poverty_warning.contract.vocabulary import LIST_TITLES
 from poverty_warning.warehouse import create_tables
 from poverty_warning.workspace import Workspace
@@ -321,6 +322,18 @@ def test_watch_lists_carry_risk_scores_and_reasons(nights):
     watch = pd.concat(frames)
     assert len(watch) and (watch["风险评分"] != "").all()
     assert watch["风险等级"].isin(["高", "中", "低"]).all()
+
+
+def test_reason_codes_are_worked_out_for_the_households_a_list_shows(nights):
+    con = duckdb.connect(str(nights["ws"].duckdb_path), read_only=True)
+    try:
+        listed = set(listed_households(con))
+        scores = con.execute("SELECT household_id, risk_reasons FROM risk.household_scores").df()
+    finally:
+        con.close()
+    assert len(scores) > len(listed) > 0
+    assert (scores["risk_reasons"].notna() == scores["household_id"].isin(listed)).all()
+    assert (scores.loc[scores["risk_reasons"].notna(), "risk_reasons"] != "").any()
 
 
 def test_cases_are_not_resent_and_approved_cases_leave(nights):

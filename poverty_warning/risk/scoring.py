@@ -37,6 +37,13 @@ def trained_locally(con: duckdb.DuckDBPyConnection, model: RiskModel) -> bool:
     return here is not None and model.trained_on() == here
 
 
+def listed_households(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The households tonight's lists and referrals can show (the dbt outreach models the night built)."""
+    return [h for (h,) in con.execute(
+        "SELECT household_id FROM marts.fct_outreach_items UNION "
+        "SELECT household_id FROM intermediate.int_outreach_referral_options").fetchall()]
+
+
 def score(con: duckdb.DuckDBPyConnection, night: str, model: RiskModel) -> pd.DataFrame:
     """Score every household on the last complete month before the night; store and return the scores."""
     month = (dt.date.fromisoformat(night).replace(day=1) - dt.timedelta(days=1)).replace(day=1)
@@ -44,7 +51,12 @@ def score(con: duckdb.DuckDBPyConnection, night: str, model: RiskModel) -> pd.Da
     probability = model.predict(rows) if len(rows) else np.array([])
     rows["risk_score"] = probability
     rows["risk_band"] = [band(p) for p in probability]
-    rows["risk_reasons"] = model.reasons(rows) if len(rows) else []
+    # Reasons are read beside a listed household only (lists, referrals, their trail pages): each costs one
+    # prediction per feature, so they are worked out for those households; NULL elsewhere (not computed).
+    rows["risk_reasons"] = None
+    listed = rows["household_id"].isin(listed_households(con)).to_numpy()
+    if listed.any():
+        rows.loc[listed, "risk_reasons"] = model.reasons(rows[listed])
     local = trained_locally(con, model)
     scored = rows[["household_id", "feature_month", "risk_score", "risk_band", "risk_reasons"]].assign(
         model_version=model.meta["version"], model_trained_locally=local, model_note="" if local else NOT_LOCAL_ZH)
