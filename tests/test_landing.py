@@ -202,3 +202,42 @@ def test_a_damaged_row_is_quarantined_and_the_rest_load(tmp_path, damage, reason
     assert persons.rows_received == persons.rows_loaded + persons.rows_quarantined
     _, quarantine = landing.night_reports(con, "2024-03-10")
     assert quarantine["reason"].str.contains(reason).all()
+
+
+def test_a_later_night_is_checked_against_the_claims_landed_before(tmp_path):
+    """A claim id already landed is a duplicate, and a reversal must name a landed original, carry its
+    amounts negated and be its first: the index of landed claims is what a later night reads."""
+    feeds = tmp_path / "feeds"
+    import shutil
+
+    shutil.copytree(EXAMPLES / "shanghai-2022" / "feeds", feeds)
+    con, _ = land(feeds, tmp_path, "2024-03-10")
+    claims = pd.read_csv(feeds / "claims" / "part-0.csv", dtype=str, keep_default_na=False).set_index("claim_id")
+    amounts = ["total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid", "assistance_paid",
+               "other_paid", "self_pay_in_scope", "self_pay_out_scope"]
+
+    def reversal(claim_id, new_id, scale=-1.0):
+        row = claims.loc[claim_id].copy()
+        for a in amounts:
+            row[a] = f"{float(row[a]) * scale:.2f}"
+        row["reversal_of"], row["settle_date"] = claim_id, "2024-03-11"
+        return row.rename(new_id)
+
+    second = pd.DataFrame([reversal("C00002", "R00001"), claims.loc["C00003"],
+                           reversal("C00004", "R00002", scale=-0.5)])
+    second.rename_axis("claim_id").reset_index().to_csv(feeds / "claims" / "part-1.csv", index=False)
+    con.close()
+    con, landed = land(feeds, tmp_path, "2024-03-11")
+    _, quarantine = landing.night_reports(con, "2024-03-11")
+    con.close()
+    reasons = dict(zip(quarantine["row_number"].astype(int), quarantine["reason"]))
+    assert sorted(reasons) == [2, 3], reasons  # the reversal of C00002 loads
+    assert "claim_id 重复（已有相同结算号）" in reasons[2]
+    assert "冲销金额与原结算 C00004 不符" in reasons[3]
+
+    pd.DataFrame([reversal("C00002", "R00003")]).rename_axis("claim_id").reset_index().to_csv(
+        feeds / "claims" / "part-2.csv", index=False)
+    con, _ = land(feeds, tmp_path, "2024-03-12")
+    _, quarantine = landing.night_reports(con, "2024-03-12")
+    con.close()
+    assert list(quarantine["reason"]) == ["原结算 C00002 已被冲销过"]
