@@ -1,9 +1,11 @@
 """The synthetic city is deterministic and looks like the published figures."""
 import datetime as dt
 import filecmp
+import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from poverty_warning.contract import ids
 from poverty_warning.synth.generator import generate
@@ -144,3 +146,41 @@ def test_a_large_feed_is_written_in_parts_holding_every_row_once(tmp_path, monke
     assert len(parts) == 3 and all(len(read_csv(p)) <= 150 for p in parts)
     rejoined = pd.concat([read_csv(p) for p in parts], ignore_index=True)
     pd.testing.assert_frame_equal(rejoined, read_csv(whole / "persons" / "part-0.csv"))
+
+
+def test_a_large_city_draws_its_claims_in_blocks_of_persons(tmp_path, monkeypatch):
+    """A city over CLAIM_BLOCK_PERSONS has its claims drawn and written a block of persons at a time (7,000
+    persons in blocks of 3,000: three part files a night): ids unique across blocks, every reversal names a
+    claim of its own block, every row counted in the manifest, every claimant a generated person."""
+    from poverty_warning.synth import generator
+
+    monkeypatch.setattr(generator, "CLAIM_BLOCK_PERSONS", 3000)
+    out = tmp_path / "city"
+    summary = generate("shanghai", 7000, dt.date(2025, 11, 1), dt.date(2026, 1, 31), 5, out)
+    files = sorted((out / "claims").glob("*/part-*.csv"))
+    assert {f.name for f in files} == {"part-0.csv", "part-1.csv", "part-2.csv"}
+    assert max(len(list(day.iterdir())) for day in (out / "claims").iterdir()) == 3
+    claims = pd.concat([read_csv(f).assign(block=int(f.stem.split("-")[1])) for f in files], ignore_index=True)
+    assert claims["claim_id"].is_unique
+    assert claims["claim_id"].str.fullmatch(r"CL005\d{9}").all()
+    block_of = claims.set_index("claim_id")["block"]
+    reversals = claims[claims["reversal_of"] != ""]
+    assert len(reversals) > 0 and reversals["reversal_of"].isin(block_of.index).all()
+    assert (block_of.loc[reversals["reversal_of"]].to_numpy() == reversals["block"].to_numpy()).all()
+    manifest = json.loads((out / "_synth_manifest.json").read_text(encoding="utf-8"))
+    assert manifest["rows"]["claims"] == summary.rows["claims"] == len(claims)
+    assert manifest["claim_days"] == summary.claim_days == claims["settle_date"].nunique()
+    persons = pd.concat([read_csv(p) for p in (out / "persons").glob("part-*.csv")], ignore_index=True)
+    assert claims["person_id"].isin(persons["person_id"]).all()
+    # Blocks are persons [0, 3000), [3000, 6000), [6000, 7000): each person's claims in one block's files.
+    position = pd.Series(range(len(persons)), index=persons["person_id"])
+    assert (position.loc[claims["person_id"]].to_numpy() // 3000 == claims["block"].to_numpy()).all()
+    assert claims.groupby("block")["person_id"].nunique().min() > 500  # every block drew claims
+
+
+def test_faults_are_refused_for_a_city_of_several_blocks(tmp_path, monkeypatch):
+    from poverty_warning.synth import generator
+
+    monkeypatch.setattr(generator, "CLAIM_BLOCK_PERSONS", 3000)
+    with pytest.raises(ValueError, match="--faults"):
+        generate("shanghai", 7000, dt.date(2025, 11, 1), dt.date(2026, 1, 31), 5, tmp_path / "city", faults=0.02)

@@ -15,12 +15,15 @@ first signs.
 
 Amounts are built in integer cents so the contract's identities hold exactly.
 Everything is drawn as whole columns (numpy, arrow): the cost is linear in the
-number of persons, about a minute for a million.
+number of persons, about a minute for a million. A city larger than CLAIM_BLOCK_PERSONS has its claims
+drawn and written a block of persons at a time (`part-<block>.csv` in each day's folder), so that its
+memory stays that of a million-person city's claims plus its small per-person feeds.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +52,9 @@ PHONE_PREFIXES = np.array([130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 150
 MONEY_COLUMNS = ("total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid", "assistance_paid",
                  "other_paid", "self_pay_in_scope", "self_pay_out_scope")
 DISTRICTS = sorted({d for c in CITIES.values() for d in c.districts})
+# Claims are drawn and written this many persons at a time: they peak at ~5.6 GB resident per million.
+CLAIM_BLOCK_PERSONS = 1_000_000
+CLAIM_NUMBER_DIGITS = 9  # CL<seed%1000><9 digits>: 1e9 claims, a 10M-person city's ~13 years (~75M a year)
 
 # Routine care by age band (0-14, 15-44, 45-64, 65+).
 AGE_BANDS = np.array([15, 45, 65])
@@ -186,6 +192,8 @@ def _numbered(prefix: str, number: np.ndarray, width: int) -> pa.Array:
     a fraction of a second, where formatting each in Python takes tens of seconds."""
     number = np.asarray(number, np.int64)
     m = len(number)
+    if m and number.max() >= 10**width:  # the digits below would silently wrap round into duplicates
+        raise ValueError(f"{prefix}: number {number.max()} does not fit in {width} digits")
     digits = (number[:, None] // 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)) % 10 + ord("0")
     head = np.broadcast_to(np.frombuffer(prefix.encode("ascii"), np.uint8), (m, len(prefix)))
     body = np.ascontiguousarray(np.hstack([head, digits.astype(np.uint8)]))
@@ -248,6 +256,9 @@ class CityGenerator:
             raise ValueError("--end is before --start")
         if persons < 10:
             raise ValueError("--persons must be at least 10")
+        if faults > 0 and persons > CLAIM_BLOCK_PERSONS:
+            raise ValueError(f"--faults is supported for a city of at most {CLAIM_BLOCK_PERSONS:,} persons "
+                             "(a larger city's claims are drawn in blocks)")
         self.city, self.n, self.start, self.end, self.seed, self.fault_rate = (
             city, persons, start, end, seed, faults)
         self.rng = np.random.default_rng(seed)
@@ -487,7 +498,27 @@ class CityGenerator:
             "premium_subsidy": subsidy[person, year]})
 
     # ---------- health ----------
-    def claims(self, persons: pd.DataFrame, categories: pd.DataFrame, enrollment: pd.DataFrame) -> pa.Table:
+    def claim_blocks(self, persons: pd.DataFrame, categories: pd.DataFrame,
+                     enrollment: pd.DataFrame) -> Iterator[pa.Table]:
+        """The claims of persons [0, B), [B, 2B), ... (B = CLAIM_BLOCK_PERSONS), one block at a time so that a
+        large city's claims are never all in memory. Each block is numbered on after the rows of the
+        blocks before it and reverses only its own claims; a city of one block is drawn as a whole."""
+        drawn = 0
+        for lo in range(0, len(persons), CLAIM_BLOCK_PERSONS):
+            block = persons.iloc[lo:lo + CLAIM_BLOCK_PERSONS].reset_index(drop=True)
+            if len(block) < len(persons):
+                categories_of = categories[categories["person_id"].isin(block["person_id"])]
+                enrollment_of = enrollment[enrollment["person_id"].isin(block["person_id"])]
+            else:
+                categories_of, enrollment_of = categories, enrollment
+            claims = self.claims(block, categories_of, enrollment_of, first_number=drawn + 1)
+            drawn += len(claims)
+            yield claims
+            del claims  # before the next block is drawn
+
+    def claims(self, persons: pd.DataFrame, categories: pd.DataFrame, enrollment: pd.DataFrame,
+               first_number: int = 1) -> pa.Table:
+        """The claims of `persons`, numbered from `first_number`."""
         rng = self.rng
         n = len(persons)
         age = persons["age"].to_numpy()
@@ -524,7 +555,7 @@ class CityGenerator:
         parts.append(self._monthly(chronic, first, 650.0, 0.5, diag, 0.05))
 
         parts.extend(self._catastrophes(age, band, years))
-        return self._assemble(parts, persons, categories, enrollment)
+        return self._assemble(parts, persons, categories, enrollment, first_number)
 
     def _monthly(self, who, first, mean, sigma, diag, out_share, level=None) -> dict:
         """One special-outpatient claim about every 30 days from `first` to the end."""
@@ -621,7 +652,7 @@ class CityGenerator:
         k = len(idx)
         return [self._stays(who[idx], code[idx], day, rng.integers(10, 25, k), 3, rng.uniform(30000, 70000, k), 0.25)]
 
-    def _assemble(self, parts, persons, categories, enrollment) -> pa.Table:
+    def _assemble(self, parts, persons, categories, enrollment, first_number: int) -> pa.Table:
         """The claims feed as an arrow table; amounts stay integer cents until written (`_amounts`)."""
         rng = self.rng
         part = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
@@ -681,13 +712,14 @@ class CityGenerator:
         sign = np.concatenate([np.ones(m, np.int64), np.where(reversal, -1, 1)])
         order = np.lexsort((number, settle))
         rows, settle, number, sign = rows[order], settle[order], number[order], sign[order]
+        number = number + (first_number - 1)
         prefix = f"CL{self.seed % 1000:03d}"
         inpatient_row = part["discharge"][rows] != NO_DAY
         hospital = (np.searchsorted(DISTRICTS, district[rows]) * 4 + level[rows]) * 100 + hospital_number[rows]
         hospitals, hospital_index = np.unique(hospital, return_inverse=True)
         hospital_names = [f"H{DISTRICTS[h // 400]}{h // 100 % 4}{h % 100:02d}" for h in hospitals]
         columns = {
-            "claim_id": _numbered(prefix, number, 9),
+            "claim_id": _numbered(prefix, number, CLAIM_NUMBER_DIGITS),
             "person_id": pa.array(persons["person_id"].to_numpy(), pa.string()).take(pa.array(who[rows])),
             "visit_type": pa.array(list(VISIT_TYPES)).take(pa.array(part["visit"][rows])),
             "admit_date": _dates(part["day"][rows], inpatient_row),
@@ -698,7 +730,8 @@ class CityGenerator:
             "in_city": pc.if_else(pa.array(in_city[rows]), "true", "false"),
             "diagnosis_code": pa.array(DIAGNOSES).take(pa.array(part["diag"][rows])),
             **{name: pa.array(v[rows] * sign) for name, v in cents.items()},  # cents, formatted when written
-            "reversal_of": pc.if_else(pa.array(sign < 0), _numbered(prefix, rows + 1, 9), ""),
+            "reversal_of": pc.if_else(pa.array(sign < 0), _numbered(prefix, rows + first_number, CLAIM_NUMBER_DIGITS),
+                                      ""),
         }
         return pa.table({c: columns[c] for c in FEEDS["claims"].column_names})
 
@@ -800,25 +833,27 @@ class CityGenerator:
         return row
 
     # ---------- all ----------
-    def build(self) -> dict[str, pd.DataFrame]:
+    def build(self) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+        """Every feed but the claims, and the persons with what their claims are drawn by (age): the
+        claims are drawn after, block by block (`claim_blocks`)."""
         persons = self.economy(self.persons())
         categories = self.categories(persons)
         enrollment = self.enrollment(persons, categories)
         income = self.household_income(persons)
-        claims = self.claims(persons, categories, enrollment)
         params = self.params[["name", "year", "value"]].copy()
         charity = pd.DataFrame(CHARITY_PROGRAMS, columns=FEEDS["charity_programs"].column_names)
         return {
             "persons": persons[FEEDS["persons"].column_names],
             "household_income": income, "assistance_categories": categories,
-            "enrollment": enrollment, "claims": claims, "parameters": params,
+            "enrollment": enrollment, "parameters": params,
             "charity_programs": charity,
             "outreach_feedback": pd.DataFrame(columns=FEEDS["outreach_feedback"].column_names),
-        }
+        }, persons
 
 
-def _write_daily(claims: pa.Table, folder: Path, last_night: str, encoding: str) -> None:
-    """One folder per settle date; a row with an unparseable date arrives in the last night's delivery."""
+def _write_daily(claims: pa.Table, folder: Path, last_night: str, encoding: str, part: int) -> None:
+    """One folder per settle date, the rows in `part-<part>.csv` (a block of persons' claims); a row with an
+    unparseable date arrives in the last night's delivery."""
     settle = claims["settle_date"]
     real = pc.is_valid(pc.strptime(settle, format="%Y-%m-%d", unit="s", error_is_null=True))
     night = pc.if_else(real, settle, last_night)
@@ -834,7 +869,7 @@ def _write_daily(claims: pa.Table, folder: Path, last_night: str, encoding: str)
     for lo, hi in zip(bounds, bounds[1:]):
         day = nights.dictionary[codes[lo]].as_py()
         (folder / day).mkdir(exist_ok=True)
-        with open(folder / day / "part-0.csv", "wb") as sink:
+        with open(folder / day / f"part-{part}.csv", "wb") as sink:
             sink.write(header)
             pa_csv.write_csv(_amounts(claims.slice(lo, hi - lo)), sink, options)
 
@@ -848,21 +883,32 @@ def generate(city: str, persons: int, start: dt.date, end: dt.date, seed: int, o
              faults: float = 0.0) -> Summary:
     """Write every feed of the contract for a synthetic city into `out`."""
     gen = CityGenerator(CITIES[city], persons, start, end, seed, faults)
-    feeds = gen.build()
+    feeds, residents = gen.build()
     summary = Summary(out=out)
-    summary.faults = gen.inject_faults(feeds)
-    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, int] = {}
+    claim_days: set[str] = set()
+    claims_folder = out / "claims"
+    claims_folder.mkdir(parents=True, exist_ok=True)
+    blocks = gen.claim_blocks(residents, feeds["assistance_categories"], feeds["enrollment"])
+    for block, claims in enumerate(blocks):
+        if block == 0:  # faults are drawn after the claims (a city with faults has a single block)
+            feeds["claims"] = claims
+            summary.faults = gen.inject_faults(feeds)
+            claims = feeds.pop("claims")
+        _write_daily(claims, claims_folder, end.isoformat(), FEED_ENCODING.get("claims", "utf-8"), block)
+        rows["claims"] = rows.get("claims", 0) + len(claims)
+        claim_days.update(pc.unique(claims["settle_date"]).to_pylist())
+        del claims  # before the next block is drawn
+    summary.claim_days = len(claim_days)
     for name, df in feeds.items():
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         encoding = FEED_ENCODING.get(name, "utf-8")
-        if FEEDS[name].dated:
-            _write_daily(df, folder, end.isoformat(), encoding)
-            summary.claim_days = pc.count_distinct(df["settle_date"]).as_py()
-        else:  # in parts, as a large city delivers them: each within the feed-file size limit
-            for part, lo in enumerate(range(0, max(len(df), 1), PART_ROWS)):
-                df.iloc[lo:lo + PART_ROWS].to_csv(folder / f"part-{part}.csv", index=False, encoding=encoding)
-        summary.rows[name] = len(df)
+        # In parts, as a large city delivers them: each within the feed-file size limit.
+        for part, lo in enumerate(range(0, max(len(df), 1), PART_ROWS)):
+            df.iloc[lo:lo + PART_ROWS].to_csv(folder / f"part-{part}.csv", index=False, encoding=encoding)
+        rows[name] = len(df)
+    summary.rows = {name: rows[name] for name in FEEDS if name in rows}
     (out / "_synth_manifest.json").write_text(json.dumps(
         {"city": city, "persons": persons, "start": start.isoformat(), "end": end.isoformat(),
          "seed": seed, "fault_rate": faults, "rows": summary.rows, "faults": summary.faults,
