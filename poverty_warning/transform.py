@@ -193,21 +193,17 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection, as_of: str, policy_id: st
     return digest.hexdigest()
 
 
-def build_plan(ws: Workspace, as_of: str, fingerprint: str, full_refresh: bool = False) -> BuildPlan:
+def build_plan(con: duckdb.DuckDBPyConnection, as_of: str, fingerprint: str, full_refresh: bool = False) -> BuildPlan:
     """Continue the last build (recompute only the persons with rows since) when that is known to give
     what a full build would; otherwise rebuild every model whole."""
     if full_refresh:
         return BuildPlan(True, None, "full rebuild asked for")
-    con = connect(ws)
-    try:
-        last = last_build(con)
-        if last is None or last.inputs_fingerprint is None:
-            return BuildPlan(True, None, "no earlier build to continue")
-        last_night, last_fingerprint, last_files = last.night, last.inputs_fingerprint, last.files_landed_by_night
-        files_now = con.execute("SELECT count(*) FROM meta.landed_files WHERE night <= CAST(? AS DATE)",
-                                [last_night]).fetchone()[0]
-    finally:
-        con.close()
+    last = last_build(con)
+    if last is None or last.inputs_fingerprint is None:
+        return BuildPlan(True, None, "no earlier build to continue")
+    last_night, last_fingerprint, last_files = last.night, last.inputs_fingerprint, last.files_landed_by_night
+    files_now = con.execute("SELECT count(*) FROM meta.landed_files WHERE night <= CAST(? AS DATE)",
+                            [last_night]).fetchone()[0]
     if last_fingerprint != fingerprint:
         return BuildPlan(True, None, "policy, parameters, dbt code or year changed since the last build")
     if as_of <= last_night:
@@ -224,9 +220,9 @@ def transform(ws: Workspace, as_of: str, policy_id: str, full_refresh: bool = Fa
     con = connect(ws)
     try:
         fingerprint = inputs_fingerprint(con, as_of, policy_id)
+        plan = build_plan(con, as_of, fingerprint, full_refresh)
     finally:
-        con.close()
-    plan = build_plan(ws, as_of, fingerprint, full_refresh)
+        con.close()  # dbt opens the file itself
     log.info("transform %s: %s build (%s)", as_of, "full" if plan.full_refresh else "incremental", plan.reason)
     run_dbt(ws, "build", as_of, policy_id, plan=plan, exclude=TRAINING_MODELS, unit_tests=False)
     by_figure: dict[tuple[str, int], list[int]] = {}

@@ -91,8 +91,8 @@ def last_build(con: duckdb.DuckDBPyConnection) -> LastBuild | None:
     return LastBuild(*row) if row else None
 
 
-def record_build(ws: Workspace, night: str, policy_id: str, inputs_fingerprint: str | None = None,
-                 full_refresh: bool = True, dbt_code_digest: str | None = None) -> None:
+def record_build(ws: Workspace, night: str, policy_id: str, inputs_fingerprint: str, full_refresh: bool,
+                 dbt_code_digest: str) -> None:
     con = connect(ws)
     try:
         con.execute("INSERT INTO meta.builds (night, policy_id, built_at, inputs_fingerprint, files_landed_by_night, "
