@@ -1,4 +1,6 @@
 """Landing: every row reconciled, bad rows quarantined with reasons, all encodings read alike."""
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 import pytest
@@ -241,3 +243,67 @@ def test_a_later_night_is_checked_against_the_claims_landed_before(tmp_path):
     _, quarantine = landing.night_reports(con, "2024-03-12")
     con.close()
     assert list(quarantine["reason"]) == ["原结算 C00002 已被冲销过"]
+
+
+def _landing_outputs(feeds, folder: Path):
+    """Everything a landing leaves behind that a later step reads: lake rows, quarantine, registry, and
+    what GX is shown, each in a fixed order."""
+    from poverty_warning.quality.expectations import batch_projection
+
+    folder.mkdir()
+    con, _ = land(feeds, folder, "2023-06-30")
+    lake = {}
+    for feed in ("persons", "enrollment", "assistance_categories", "household_income", "claims"):
+        lake[feed] = con.execute(f"SELECT * EXCLUDE (_night) FROM raw.{feed} ORDER BY _file, _row_number").df()
+        paths = batch_projection(folder / "lake", feed, "2023-06-30")
+        lake["gx:" + feed] = (pd.concat(pd.read_parquet(p) for p in paths)
+                              .sort_values(["_file", "_row_number"]).reset_index(drop=True))
+    report, quarantine = landing.night_reports(con, "2023-06-30")
+    con.close()
+    return lake, report, quarantine
+
+
+def test_a_backfill_landed_part_by_part_gets_the_reasons_it_gets_whole(faulty_city, tmp_path, monkeypatch):
+    """A part is checked against the parts before it: a duplicate of an earlier part's claim (loaded or
+    quarantined), a reversal of an earlier part's original and a second reversal of it are caught alike."""
+    import shutil
+
+    feeds = tmp_path / "feeds"
+    shutil.copytree(faulty_city[0], feeds)
+    first = pd.read_csv(feeds / "claims" / "2023-01-02" / "part-0.csv", dtype=str, keep_default_na=False)
+    original = first[first["reversal_of"] == ""].iloc[0]
+    amounts = ["total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid", "assistance_paid",
+               "other_paid", "self_pay_in_scope", "self_pay_out_scope"]
+    reversal = original.copy()
+    for a in amounts:
+        reversal[a] = f"{-float(original[a]):.2f}"
+    reversal["reversal_of"], reversal["settle_date"] = original["claim_id"], "2023-06-29"
+    # A row of the first day with a bad amount: quarantined, and its id still taken.
+    bad = first.iloc[1].copy()
+    bad["total_cost"] = "12.345"
+    first.iloc[1] = bad
+    first.to_csv(feeds / "claims" / "2023-01-02" / "part-0.csv", index=False)
+    reusing_bad = original.copy()
+    reusing_bad["claim_id"], reusing_bad["settle_date"] = bad["claim_id"], "2023-06-30"
+    duplicate = original.copy()
+    duplicate["settle_date"] = "2023-06-30"
+    second_reversal = reversal.copy()
+    second_reversal["claim_id"], reversal["claim_id"] = "RV-2", "RV-1"
+    pd.DataFrame([reversal]).to_csv(feeds / "claims" / "2023-06-29" / "part-9.csv", index=False)
+    pd.DataFrame([second_reversal, duplicate, reusing_bad]).to_csv(
+        feeds / "claims" / "2023-06-30" / "part-9.csv", index=False)
+
+    whole = _landing_outputs(feeds, tmp_path / "whole")
+    monkeypatch.setattr(landing, "LANDING_PART_ROWS", 300)  # ~12 parts for 6 months of claims
+    parts = _landing_outputs(feeds, tmp_path / "parts")
+
+    assert len(list((tmp_path / "parts" / "lake" / "claims").glob("*.parquet"))) > 10
+    for name in whole[0]:
+        pd.testing.assert_frame_equal(whole[0][name], parts[0][name], check_dtype=False, obj=name)
+    pd.testing.assert_frame_equal(whole[1], parts[1])
+    pd.testing.assert_frame_equal(whole[2], parts[2])
+    reasons = parts[2][parts[2]["file"].str.endswith("part-9.csv")].set_index(["file", "row_number"])["reason"]
+    assert reasons.to_dict() == {
+        ("claims/2023-06-30/part-9.csv", 1): f"原结算 {original['claim_id']} 已被冲销过",
+        ("claims/2023-06-30/part-9.csv", 2): "claim_id 重复（已有相同结算号）",
+        ("claims/2023-06-30/part-9.csv", 3): "claim_id 重复（已有相同结算号）"}

@@ -27,7 +27,7 @@ from poverty_warning.contract.ids import person_keys
 from poverty_warning.ingest import feeds as feedio
 from poverty_warning.ingest.rowcheck import (
     CLAIM_AMOUNTS, REF_CASES, REF_ORIGINALS, REF_PERSONS, REF_REVERSED, check_codes_in_order, checked_table,
-    stage_table)
+    forget_stage, stage_table)
 from poverty_warning.warehouse import SPILL_FOLDER, connect, create_tables, limit_memory
 from poverty_warning.workspace import Workspace
 
@@ -50,6 +50,7 @@ class _Staged:
     """A file read into its feed's stage table."""
     ff: feedio.FeedFile
     digest: str
+    first_pos: int  # the `_pos` of its row 0 (rows are numbered on from it)
     rows: int  # rows staged (well-formed)
     malformed: list[tuple[int, str]]
 
@@ -156,7 +157,7 @@ def _stage(con, todo, night: str) -> dict[str, list[_Staged]]:
         if raw.plain:
             key = (tuple(raw.columns), raw.plain.width, tuple(raw.plain.wanted))
             plain.setdefault(key, []).append((raw.plain, first_pos, ff.delivery_date or night))
-            staged[feed].append(_Staged(ff, digest, 0, []))  # counted when the query has run
+            staged[feed].append(_Staged(ff, digest, first_pos, 0, []))  # counted when the query has run
             continue
         rows = 0
         for chunk in raw.chunks:
@@ -173,25 +174,66 @@ def _stage(con, todo, night: str) -> dict[str, list[_Staged]]:
             rows += n
             if sum(t.num_rows for t in chunks) >= feedio.CHUNK_ROWS:
                 flush(feed)
-        staged[feed].append(_Staged(ff, digest, rows, raw.malformed))
+        staged[feed].append(_Staged(ff, digest, first_pos, rows, raw.malformed))
     if feed:
         flush(feed)
     return staged
 
 
+# Rows checked and written at a time: a backfill of months lands part by part, each part's checked rows
+# (raw, typed and flags, ~0.5 KB a row) held well within DuckDB's default memory bound instead of spilling.
+# A part is whole files; the night's batch is still staged (and its file faults found) before any is written.
+LANDING_PART_ROWS = 1_000_000
+
+
+def _parts(batch: list[_Staged]) -> list[list[_Staged]]:
+    """The batch's files in order, grouped into parts of about LANDING_PART_ROWS rows (a bigger file alone)."""
+    parts: list[list[_Staged]] = [[]]
+    rows = 0
+    for s in batch:
+        if parts[-1] and rows + s.rows > LANDING_PART_ROWS:
+            parts.append([])
+            rows = 0
+        parts[-1].append(s)
+        rows += s.rows
+    return parts
+
+
 def _land_batch(con, lake: Path, feed: str, batch: list[_Staged], night: str, key: bytes) -> list[LandedFile]:
-    from poverty_warning.quality.expectations import projection_sql
+    """Check and write a feed's new files part by part (see LANDING_PART_ROWS): each part is checked against
+    everything landed before it, this night's earlier parts included, so the reasons do not depend on how
+    the batch is cut."""
+    from poverty_warning.quality.expectations import clear_batch_projection, projection_path, projection_sql
 
     cases_known = _reference_views(con, feed, key)
-    checked_table(con, feed, _stage_name(feed), "checked_batch", cases_known)
-    lake_path = _new_batch_path(lake / feed, night)
+    clear_batch_projection(lake, feed, night)
+    parts = _parts(batch)
+    result: list[LandedFile] = []
+    for number, part in enumerate(parts):
+        positions = (part[0].first_pos, part[-1].first_pos + (1 << FILE_POSITION_SHIFT) - 1)
+        checked_table(con, feed, _stage_name(feed), "checked_batch", cases_known, positions, id_facts=number == 0)
+        lake_path = _new_batch_path(lake / feed, night)
+        _copy(con, f"SELECT {_select_typed(feed)}, _file, CAST(_row_number AS INTEGER) AS _row_number, "
+                   f"CAST(_delivery_date AS DATE) AS _delivery_date, DATE '{night}' AS _night "
+                   "FROM checked_batch WHERE reason = ''", lake_path)
+        _index_keys(con, feed, key)
+        if number + 1 < len(parts):
+            _reference_this_part(con, feed)
+        _copy(con, projection_sql(feed, "checked_batch"), projection_path(lake, feed, night, number))
+        result += _register_part(con, lake, feed, part, night, lake_path)
+        con.execute("DROP TABLE checked_batch")
+    con.execute(f"DROP TABLE {_stage_name(feed)}")  # the next feed's batch needs the memory
+    con.execute(f"DROP TABLE IF EXISTS {NAMED_LATER}")
+    forget_stage(con, feed)
+    log.info("landed %s: %d files in %d parts, %d rows loaded, %d quarantined", feed, len(batch), len(parts),
+             sum(r.rows_loaded for r in result), sum(r.rows_quarantined for r in result))
+    return result
+
+
+def _register_part(con, lake: Path, feed: str, part: list[_Staged], night: str, lake_path: Path) -> list[LandedFile]:
+    """Write the part's quarantined rows and one registry row per file."""
     q_path = _new_batch_path(lake / "_quarantine" / feed, night)
-    _copy(con, f"SELECT {_select_typed(feed)}, _file, CAST(_row_number AS INTEGER) AS _row_number, "
-               f"CAST(_delivery_date AS DATE) AS _delivery_date, DATE '{night}' AS _night "
-               "FROM checked_batch WHERE reason = '' ORDER BY _file, _row_number", lake_path)
-    _index_keys(con, feed, key)
-    _copy(con, projection_sql(feed, "checked_batch"), lake / "_batches" / feed / f"night={night}.parquet")
-    malformed = pd.DataFrame([(s.ff.rel, row, reason) for s in batch for row, reason in s.malformed],
+    malformed = pd.DataFrame([(s.ff.rel, row, reason) for s in part for row, reason in s.malformed],
                              columns=["file", "row_number", "reason"]).astype({"file": object, "reason": object})
     con.register("_malformed", malformed)
     quarantined = ("SELECT _file AS file, _row_number AS row_number, reason FROM checked_batch WHERE reason <> '' "
@@ -206,17 +248,13 @@ def _land_batch(con, lake: Path, feed: str, batch: list[_Staged], night: str, ke
         "SELECT _file, count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> '') "
         "FROM checked_batch GROUP BY _file").fetchall()}
     result = []
-    for s in batch:
+    for s in part:
         n_loaded, n_bad = counts.get(s.ff.rel, (0, 0))
         n_q = n_bad + len(s.malformed)
         con.execute("INSERT INTO meta.landed_files VALUES (?,?,?,?,?,?,?,?,?,?)", [
             s.ff.feed, s.ff.rel, s.digest, s.ff.delivery_date or night, night, s.rows_received, n_loaded, n_q,
             str(lake_path), str(q_path) if n_q else None])
         result.append(LandedFile(s.ff.feed, s.ff.rel, s.rows_received, n_loaded, n_q))
-    con.execute(f"DROP TABLE {_stage_name(feed)}")  # the next feed's batch needs the memory
-    con.execute("DROP TABLE checked_batch")
-    log.info("landed %s: %d files, %d rows loaded, %d quarantined", feed, len(batch),
-             sum(r.rows_loaded for r in result), q_rows)
     return result
 
 
@@ -266,11 +304,29 @@ def _reference_views(con, feed: str, key: bytes) -> bool:
                 f"WHERE reversal_of IS NULL AND claim_id IN ({named})")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {REF_REVERSED} AS SELECT reversal_of FROM meta.claim_keys "
                 f"WHERE reversal_of IS NOT NULL AND reversal_of IN ({named})")
+    if feed == "claims":  # what a later part of the batch may name again: its reversals' originals, repeated ids
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {NAMED_LATER} AS SELECT reversal_of AS claim_id "
+                    f"FROM {_stage_name(feed)} WHERE reversal_of <> '' UNION SELECT claim_id "
+                    f"FROM {_stage_name(feed)} WHERE claim_id <> '' GROUP BY claim_id HAVING count(*) > 1")
     known = con.execute("SELECT count(*) FROM information_schema.tables "
                         "WHERE table_schema = 'meta' AND table_name = 'case_log'").fetchall()[0][0]
     if known:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {REF_CASES} AS SELECT case_id, subdistrict_code FROM meta.case_log")
     return bool(known)
+
+
+NAMED_LATER = "named_later"
+
+
+def _reference_this_part(con, feed: str) -> None:
+    """Add the part's loaded claims that a later part names to the reference tables, as if landed before."""
+    if feed != "claims":
+        return
+    cents = ", ".join(CLAIM_AMOUNTS)
+    con.execute(f"INSERT INTO {REF_ORIGINALS} SELECT claim_id, [{cents}] FROM checked_batch WHERE reason = '' "
+                f"AND reversal_of IS NULL AND claim_id IN (SELECT claim_id FROM {NAMED_LATER})")
+    con.execute(f"INSERT INTO {REF_REVERSED} SELECT reversal_of FROM checked_batch WHERE reason = '' "
+                f"AND reversal_of IS NOT NULL AND reversal_of IN (SELECT claim_id FROM {NAMED_LATER})")
 
 
 def _keyed(person_ids, key: bytes) -> pd.DataFrame:

@@ -218,11 +218,16 @@ def _type_flags(feed: Feed) -> list[str]:
 
 
 def checked_table(con: duckdb.DuckDBPyConnection, feed_name: str, stage: str, table: str,
-                  cases_known: bool) -> None:
+                  cases_known: bool, positions: tuple[int, int] | None = None, id_facts: bool = True) -> None:
     """Create `table` from the raw rows in `stage` (columns `_pos`, `_file`, `_row_number`, `_delivery_date`
     and every contract column as text, "" for empty): the raw values (`raw:<column>`), the typed values
     (`<column>`), one flag per check (`f:<code>`) and `reason`, "" where the row loads. Reads the reference
-    tables REF_*; REF_CASES only when `cases_known` (no list was ever published otherwise)."""
+    tables REF_*; REF_CASES only when `cases_known` (no list was ever published otherwise).
+
+    `positions` (first, last `_pos`) checks one part of the stage: duplicates are still found across the
+    whole stage, so a batch checked part by part gets the reasons it gets whole, provided each part's loaded
+    keys reach the reference tables before the next part. `id_facts=False`: the ID facts and first
+    positions of the stage were worked out for an earlier part (`forget_stage` drops them)."""
     feed = FEEDS[feed_name]
     _register_functions(con)
     q = _Query(feed)
@@ -231,7 +236,8 @@ def checked_table(con: duckdb.DuckDBPyConnection, feed_name: str, stage: str, ta
     for col in feed.columns:
         if col.type == ID:
             facts = id_facts_table(col.name)
-            _id_facts(con, stage, col.name, facts, derive=feed_name == "persons")
+            if id_facts:
+                _id_facts(con, stage, col.name, facts, derive=feed_name == "persons")
             joins.append(f"LEFT JOIN {facts} AS {_q('id:' + col.name)} ON {_q('id:' + col.name)}.value = "
                          f"s.{_q(col.name)}")
             carried += [f"{_q('id:' + col.name)}.problem AS {_q('problem:' + col.name)}",
@@ -239,15 +245,18 @@ def checked_table(con: duckdb.DuckDBPyConnection, feed_name: str, stage: str, ta
                         f"{_q('id:' + col.name)}.masked AS {_q('masked:' + col.name)}",
                         f"{_q('id:' + col.name)}.sex AS {_q('sex:' + col.name)}",
                         f"{_q('id:' + col.name)}.birth_date AS {_q('birth:' + col.name)}"]
+    if id_facts:
+        _first_positions(con, stage, feed_name)
     raws = ", ".join(f"s.{_q(c.name)} AS {raw(c.name)}" for c in feed.columns)
     step1 = (f"SELECT s._pos, s._file, s._row_number, s._delivery_date, {raws}"
-             + "".join(", " + c for c in carried) + f" FROM {stage} AS s " + " ".join(joins))
+             + "".join(", " + c for c in carried) + f" FROM {stage} AS s " + " ".join(joins)
+             + (f" WHERE s._pos BETWEEN {int(positions[0])} AND {int(positions[1])}" if positions else ""))
     # Typed values need the defaulted values, and the flags the typed values: one layer each.
     step2 = f"SELECT *, {', '.join(values)} FROM ({step1}) AS s"
     step3 = f"SELECT s.*, {', '.join(typed)} FROM ({step2}) AS s"
     step4 = f"SELECT *, {', '.join(_type_flags(feed))} FROM ({step3})" if _type_flags(feed) else step3
     across = getattr(_ACROSS, feed_name, None)
-    body = across(q, f"({step4})", stage, cases_known) if across else step4
+    body = across(q, f"({step4})", cases_known) if across else step4
     texts = ", ".join(f"CASE WHEN {flag(code)} THEN {text} END" for code, text in q.reasons)
     internal = [_q("v:" + c.name) for c in feed.columns]
     internal += [_q(f"{kind}:{c.name}") for c in feed.columns if c.type == ID for kind in ("problem", "upper", "sex", "birth")]
@@ -262,7 +271,7 @@ def check_codes_in_order(feed_name: str) -> list[str]:
     _typed_columns(q)
     across = getattr(_ACROSS, feed_name, None)
     if across:
-        across(q, "(SELECT 1)", "stage", True)
+        across(q, "(SELECT 1)", True)
     return [code for code, _ in q.reasons]
 
 
@@ -274,20 +283,46 @@ def _known_person(q: _Query) -> tuple[str, str]:
             f"s.person_id IS NOT NULL AND kp.known_person_id IS NULL AS {flag('known_person')}")
 
 
-def _first_of(stage: str, key: str, alias: str, resident_id: bool = False) -> str:
-    """A join giving, per key value, the position of its first row (`{alias}.first_pos`): a later row with
-    the same value is a duplicate. Read from the narrow raw rows, not the wide typed ones: a text key is
-    typed as delivered, a resident ID upper-cased (`_id_facts`)."""
+# The key whose later rows are duplicates, per feed (and whether it is a resident ID, compared upper-cased).
+FIRST_KEYS = {"persons": ("person_id", True), "claims": ("claim_id", False)}
+
+
+def _first_positions(con: duckdb.DuckDBPyConnection, stage: str, feed_name: str) -> None:
+    """Per key value, the position of its first row in the whole stage (worked out once, read by every
+    part). Read from the narrow raw rows, not the wide typed ones: a text key is typed as delivered, a
+    resident ID upper-cased (`_id_facts`)."""
+    if feed_name not in FIRST_KEYS:
+        return
+    key, resident_id = FIRST_KEYS[feed_name]
+    # Only values that occur again: every other row is its value's first (and a part joins a small table).
     if resident_id:
         source = (f"SELECT f.upper_value AS first_key, min(r._pos) AS first_pos FROM {stage} AS r "
-                  f"JOIN {id_facts_table(key)} AS f ON f.value = r.{_q(key)} WHERE r.{_q(key)} <> '' GROUP BY 1")
-        on = f"s.{_q(key)}"
+                  f"JOIN {id_facts_table(key)} AS f ON f.value = r.{_q(key)} WHERE r.{_q(key)} <> '' GROUP BY 1 "
+                  "HAVING count(*) > 1")
     else:
         source = (f"SELECT {_q(key)} AS first_key, min(_pos) AS first_pos FROM {stage} WHERE {_q(key)} <> '' "
-                  "GROUP BY 1")
-        on = f"s.{raw(key)}"
-    return f"LEFT JOIN ({source}) AS {alias} ON {alias}.first_key = {on}"
+                  "GROUP BY 1 HAVING count(*) > 1")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_first_positions_table(key)} AS {source}")
 
+
+def forget_stage(con: duckdb.DuckDBPyConnection, feed_name: str) -> None:
+    """Drop what `checked_table` worked out for a stage (its ID facts and first positions)."""
+    for col in FEEDS[feed_name].columns:
+        if col.type == ID:
+            con.execute(f"DROP TABLE IF EXISTS {id_facts_table(col.name)}")
+    if feed_name in FIRST_KEYS:
+        con.execute(f"DROP TABLE IF EXISTS {_first_positions_table(FIRST_KEYS[feed_name][0])}")
+
+
+def _first_positions_table(key: str) -> str:
+    return f"_first_pos_{key}"
+
+
+def _first_of(key: str, alias: str, resident_id: bool = False) -> str:
+    """A join giving, per key value, the position of its first row (`{alias}.first_pos`): a later row with
+    the same value is a duplicate."""
+    on = f"s.{_q(key)}" if resident_id else f"s.{raw(key)}"
+    return f"LEFT JOIN {_first_positions_table(key)} AS {alias} ON {alias}.first_key = {on}"
 
 
 class _ACROSS:
@@ -295,7 +330,7 @@ class _ACROSS:
     typed rows (a subquery) once and adds its flags (and registers its reasons, in order)."""
 
     @staticmethod
-    def persons(q: _Query, rows: str, stage: str, cases_known: bool) -> str:
+    def persons(q: _Query, rows: str, cases_known: bool) -> str:
         valid = f"({raw('person_id')} <> '' AND {_q('problem:person_id')} IS NULL)"
         q.reason("unique:person_id", _lit("person_id 在同一文件中重复"))
         q.reason("area_within_district", _lit("subdistrict_code 的前6位与 district_code 不一致"))
@@ -304,26 +339,26 @@ class _ACROSS:
         birth = f"coalesce(s.birth_date, CASE WHEN {valid} THEN s.{_q('birth:person_id')} END)"
         return (f"SELECT s.* REPLACE (coalesce(s.sex, CASE WHEN {valid} THEN s.{_q('sex:person_id')} END) AS sex, "
                 f"{birth} AS birth_date), "
-                f"s.person_id IS NOT NULL AND s._pos > fp.first_pos AS {flag('unique:person_id')}, "
+                f"s.person_id IS NOT NULL AND coalesce(s._pos > fp.first_pos, false) AS {flag('unique:person_id')}, "
                 f"coalesce(s.district_code IS NOT NULL AND s.subdistrict_code IS NOT NULL "
                 f"AND left(s.subdistrict_code, 6) <> s.district_code, false) AS {flag('area_within_district')}, "
                 f"coalesce({birth} > {delivered} OR {birth} < {delivered} - INTERVAL {MAX_AGE_YEARS} YEAR, "
-                f"false) AS {flag('plausible:birth_date')} FROM {rows} AS s {_first_of(stage, 'person_id', 'fp', resident_id=True)}")
+                f"false) AS {flag('plausible:birth_date')} FROM {rows} AS s {_first_of('person_id', 'fp', resident_id=True)}")
 
     @staticmethod
-    def assistance_categories(q: _Query, rows: str, stage: str, cases_known: bool) -> str:
+    def assistance_categories(q: _Query, rows: str, cases_known: bool) -> str:
         join, known = _known_person(q)
         q.reason("valid_range", _lit("valid_to 早于 valid_from"))
         return (f"SELECT s.*, {known}, coalesce(s.valid_to < s.valid_from, false) AS {flag('valid_range')} "
                 f"FROM {rows} AS s {join}")
 
     @staticmethod
-    def enrollment(q: _Query, rows: str, stage: str, cases_known: bool) -> str:
+    def enrollment(q: _Query, rows: str, cases_known: bool) -> str:
         join, known = _known_person(q)
         return f"SELECT s.*, {known} FROM {rows} AS s {join}"
 
     @staticmethod
-    def claims(q: _Query, rows: str, stage: str, cases_known: bool) -> str:
+    def claims(q: _Query, rows: str, cases_known: bool) -> str:
         join, known = _known_person(q)
         a = {c: f"coalesce(s.{c}, 0)" for c in CLAIM_AMOUNTS}
         complete = "(" + " AND ".join(f"s.{c} IS NOT NULL" for c in CLAIM_AMOUNTS) + ")"
@@ -351,9 +386,10 @@ class _ACROSS:
             f"{complete} AND abs({a['total_cost']}) > {LARGEST_PLAUSIBLE_CLAIM_CENTS} AS {flag('plausible:total_cost')}, "
             f"coalesce(s.visit_type = 'inpatient', false) AND s.discharge_date IS NULL AS {flag('inpatient_discharge')}, "
             f"coalesce(s.discharge_date < s.admit_date, false) AS {flag('discharge_after_admit')}, "
-            f"s.claim_id IS NOT NULL AND (s._pos > fc.first_pos OR lo.claim_id IS NOT NULL) AS {flag('unique:claim_id')}, "
+            f"s.claim_id IS NOT NULL AND (coalesce(s._pos > fc.first_pos, false) OR lo.claim_id IS NOT NULL) "
+            f"AS {flag('unique:claim_id')}, "
             f"{complete} AS _complete "
-            f"FROM {rows} AS s {join} {_first_of(stage, 'claim_id', 'fc')} "
+            f"FROM {rows} AS s {join} {_first_of('claim_id', 'fc')} "
             f"LEFT JOIN (SELECT DISTINCT claim_id FROM {REF_ORIGINALS}) AS lo ON lo.claim_id = s.claim_id")
         clean = "NOT (" + " OR ".join(flag(code) for code, _ in q.reasons) + ")"
         # Reversals, in file order: each must name an original that is landed or loads earlier in this
@@ -391,7 +427,7 @@ class _ACROSS:
                 f"FROM w LEFT JOIN ({verdicts}) AS v ON v.reversal_pos = w._pos")
 
     @staticmethod
-    def outreach_feedback(q: _Query, rows: str, stage: str, cases_known: bool) -> str:
+    def outreach_feedback(q: _Query, rows: str, cases_known: bool) -> str:
         """Feedback applies to a case that was sent, and only from the sub-district it was sent to."""
         q.reason("known_case", f"{_lit('案件编号 ')} || case_id || {_lit(' 不存在（不是外展名单发出的案件）')}")
         q.reason("own_subdistrict", f"{_lit('案件 ')} || case_id || {_lit(' 属于街道 ')} || _home || "

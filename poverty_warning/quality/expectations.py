@@ -40,7 +40,28 @@ def projection_sql(feed: str, checked: str) -> str:
         source = f"masked:{col.name}" if col.type == ID else f"raw:{col.name}"
         cols.append(f'"{source}" AS "{col.name}"')
     cols += [f'NOT {flag(code)} AS "check__{code}"' for code in checks_for(feed)]
-    return f"SELECT {', '.join(cols)} FROM {checked} ORDER BY _pos"
+    return f"SELECT {', '.join(cols)} FROM {checked}"
+
+
+def projection_path(lake: Path, feed: str, night: str, part: int = 0) -> Path:
+    """Where landing writes part `part` of the night's projection (`projection_sql`) of a feed's batch."""
+    return lake / "_batches" / feed / (f"night={night}.parquet" if part == 0 else f"night={night}.part{part}.parquet")
+
+
+def batch_projection(lake: Path, feed: str, night: str) -> list[Path]:
+    """The night's projection files of a feed, in landing order (none if it landed nothing)."""
+    first = projection_path(lake, feed, night)
+    if not first.exists():
+        return []
+    rest = sorted(first.parent.glob(f"night={night}.part*.parquet"),
+                  key=lambda p: int(p.name.rsplit(".part", 1)[1].split(".")[0]))
+    return [first, *rest]
+
+
+def clear_batch_projection(lake: Path, feed: str, night: str) -> None:
+    """A landing replaces the night's projection of the feed (a rerun that finds a late file validates it)."""
+    for path in batch_projection(lake, feed, night):
+        path.unlink()
 
 
 def suite_dict(feed: str) -> dict:
@@ -119,8 +140,8 @@ def validate_night(ws: Workspace, night: str) -> pd.DataFrame:
     rows = []
     assets: dict[str, str] = {}  # suite -> the data asset it validated
     for feed in FEEDS:
-        path = ws.lake / "_batches" / feed / f"night={night}.parquet"
-        if feed != "claims" and not path.exists():
+        paths = batch_projection(ws.lake, feed, night)
+        if feed != "claims" and not paths:
             continue
         raw = load_suite_dict(feed)
         suite = context.suites.add_or_update(gx.ExpectationSuite(
@@ -139,7 +160,7 @@ def validate_night(ws: Workspace, night: str) -> pd.DataFrame:
         definition = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=f"{feed}_nightly", data=batch_def, suite=suite))
         per_expectation: dict[int, dict] = {}
-        for frame in _batch_chunks(feed, path):
+        for frame in _batch_chunks(feed, paths):
             result = definition.run(batch_parameters={"dataframe": frame},
                                     run_id=gx.RunIdentifier(run_name=f"night-{night}"), result_format="SUMMARY")
             for i, r in enumerate(result.results):
@@ -167,19 +188,20 @@ def validate_night(ws: Workspace, night: str) -> pd.DataFrame:
 GX_BATCH_ROWS = 250_000  # rows validated at a time: a backfill's batch is never held whole
 
 
-def _batch_chunks(feed: str, path: Path):
+def _batch_chunks(feed: str, paths: list[Path]):
     """The night's batch in frames of at most GX_BATCH_ROWS rows (one empty frame if there is none)."""
     import pyarrow.parquet as pq
 
-    if not path.exists():
+    if not paths:
         yield pd.DataFrame({c: pd.Series(dtype=object) for c in FEEDS[feed].column_names})
         return
-    parquet = pq.ParquetFile(path)
-    if parquet.metadata.num_rows == 0:
-        yield parquet.schema_arrow.empty_table().to_pandas()
+    files = [pq.ParquetFile(path) for path in paths]
+    if sum(f.metadata.num_rows for f in files) == 0:
+        yield files[0].schema_arrow.empty_table().to_pandas()
         return
-    for batch in parquet.iter_batches(batch_size=GX_BATCH_ROWS):
-        yield batch.to_pandas()
+    for parquet in files:
+        for batch in parquet.iter_batches(batch_size=GX_BATCH_ROWS):
+            yield batch.to_pandas()
 
 
 def _add_result(row: dict, night: str, feed: str, r, rows_in_chunk: int) -> None:

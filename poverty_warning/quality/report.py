@@ -25,7 +25,7 @@ from plotly.subplots import make_subplots
 from poverty_warning.contract import FEEDS
 from poverty_warning.contract.vocabulary import FEED_AGENCY_ZH, FEED_ZH
 from poverty_warning.quality import batch_checks, release as releases, warning_lists
-from poverty_warning.quality.expectations import data_docs_index
+from poverty_warning.quality.expectations import batch_projection, data_docs_index
 from poverty_warning.risk.features import LABEL_ZH
 from poverty_warning.risk.scoring import NOT_LOCAL_ZH
 from poverty_warning.workspace import Workspace
@@ -145,13 +145,16 @@ def _feeds_table(files: pd.DataFrame, dated_tonight: set[str]) -> list[dict]:
 
 def _examples(ws: Workspace, feed: str, night: str, pairs: list[tuple[str, int]]) -> pd.DataFrame:
     """The masked projection of a few quarantined rows."""
-    path = ws.lake / "_batches" / feed / f"night={night}.parquet"
-    if not path.exists() or not pairs:
+    paths = batch_projection(ws.lake, feed, night)
+    if not paths or not pairs:
         return pd.DataFrame()
-    batch = pd.read_parquet(path)
-    keep = [c for c in batch.columns if not c.startswith("check__")]
     wanted = pd.DataFrame(pairs, columns=["_file", "_row_number"])
-    example = batch[keep].merge(wanted, on=["_file", "_row_number"]).head(3)
+    found = []
+    for path in paths:
+        part = pd.read_parquet(path)
+        found.append(part[[c for c in part.columns if not c.startswith("check__")]].merge(
+            wanted, on=["_file", "_row_number"]))
+    example = pd.concat(found).sort_values(["_file", "_row_number"]).head(3)
     return example.rename(columns={"_file": "文件", "_row_number": "行号"})
 
 
