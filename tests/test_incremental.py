@@ -1,5 +1,6 @@
 """Incremental nights give what a full rebuild gives: a small city run night by night with a late claim,
-a late reversal and a back-dated category, then rebuilt whole; every mart compared row for row."""
+a late reversal, a back-dated category and a post-dated income assessment, then rebuilt whole; every mart
+compared row for row."""
 import datetime as dt
 
 import pandas as pd
@@ -13,7 +14,8 @@ from poverty_warning.workspace import Workspace
 
 FIRST_BUILD = "2024-03-27"
 LATE_CLAIM_NIGHT, LATE_REVERSAL_NIGHT, BACKDATED_CATEGORY_NIGHT = "2024-03-28", "2024-03-29", "2024-03-30"
-KEPT_MODELS = ["int_claims_netted", "int_claim_diseases", "int_claim_benefits", "int_assistance_days", "int_household_months"]
+KEPT_MODELS = ["int_claims_netted", "int_claim_diseases", "int_claim_benefits", "int_assistance_days", "int_household_months",
+               "int_rule_measures"]
 AMOUNTS = ["total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid", "assistance_paid",
            "other_paid", "self_pay_in_scope", "self_pay_out_scope"]
 
@@ -77,6 +79,14 @@ def city(tmp_path_factory):
     _deliver(feeds, "assistance_categories", BACKDATED_CATEGORY_NIGHT, pd.DataFrame([{
         "person_id": newly_held, "category": "dibao", "valid_from": "2023-12-01", "valid_to": "",
         "source": "civil_affairs", "dibao_class": "B", "disability_grade": ""}]))
+
+    # An assessment delivered before the first build, dated for a later night: it takes effect then.
+    income = pd.read_csv(feeds / "household_income" / "part-0.csv", dtype=str, keep_default_na=False)
+    households = pd.read_csv(feeds / "persons" / "part-0.csv", dtype=str, keep_default_na=False)
+    claimants = households[households["person_id"].isin(plain["person_id"])]["household_id"]
+    later = income[income["household_id"].isin(claimants)].iloc[[0]].assign(assessed_on=LATE_REVERSAL_NIGHT)
+    later["annual_disposable_income"] = later["annual_disposable_income"].map(lambda v: f"{float(v) / 2:.2f}")
+    _deliver(feeds, "household_income", "2024-03-01", later)
     return feeds, original["claim_id"], original["person_id"], newly_held
 
 

@@ -1,8 +1,17 @@
+{{ config(
+    materialized=kept_between_nights(),
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed('household_id') }}"
+) }}
+-- depends_on: {{ ref('int_households_changed_since_build') }}
 -- Every identification rule of the policy measured for every household (or member, for
 -- member rules) with claims in the rule's window: the burden, the income it is set against
 -- (with imputed income for members without fixed income where the rule says so), the
 -- per-capita income line, and whether each test passes. A household with no income can meet a
--- ratio rule (any burden is at least a share of 0) but has no burden_ratio.
+-- ratio rule (any burden is at least a share of 0) but has no burden_ratio. Kept between nights by
+-- household: a household's measures change only with its own rows (the windows turn with the month,
+-- and the first night of a month is a full build), so no column here may move with the as-of day
+-- (the trail reads each rule's window from int_rule_windows).
 with rules as (
     select * from {{ ref('int_rule_windows') }}
 ),
@@ -23,6 +32,7 @@ rule_claims as (
         on
             c.claim_date between r.window_start and r.window_end
             and (not r.in_city_only or c.in_city)
+            and {{ is_changed('c.household_id', 'household_id') }}
     inner join {{ ref('stg_policy__rule_visit_types') }} as v
         on v.policy_id = r.policy_id and v.rule = r.rule and v.visit_type = c.visit_type
 ),
@@ -33,7 +43,7 @@ catastrophic_households as (
         c.household_id
     from rules as r
     inner join {{ ref('int_claims_netted') }} as c
-        on c.claim_date between r.window_start and r.window_end
+        on c.claim_date between r.window_start and r.window_end and {{ is_changed('c.household_id', 'household_id') }}
     inner join {{ ref('int_claim_diseases') }} as d
         on d.claim_id = c.claim_id and d.disease_list = r.line_catastrophic_list
 ),
@@ -73,8 +83,6 @@ measured as (
         i.assets_within_limit,
         i.assessed_on,
         i.members_without_fixed_income,
-        r.window_start,
-        r.window_end,
         imp.parameter_value as imputed_monthly_income,
         cast(extract(year from {{ as_of() }}) + r.line_year_offset as integer) as line_year,
         ch.household_id is not null as catastrophic_line_applies,

@@ -6,8 +6,7 @@ with measures as (
 ),
 
 rules as (
-    select * from {{ ref('stg_policy__rules') }}
-    where policy_id = {{ policy_id() }}
+    select * from {{ ref('int_rule_windows') }}
 ),
 
 parameters as (
@@ -20,8 +19,8 @@ select
     m.person_id,
     m.subdistrict_code,
     m.kind,
-    m.window_start,
-    m.window_end,
+    r.window_start,
+    r.window_end,
     m.household_size,
     m.assessed_on,
     m.annual_disposable_income,
