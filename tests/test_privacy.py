@@ -127,7 +127,7 @@ def test_no_resident_id_in_the_logs_reports_or_model_card(night):
 def test_known_persons_are_indexed_by_their_keyed_hash(night):
     con = duckdb.connect(str(night["ws"].duckdb_path))  # dbt holds it open in this process
     try:
-        persons = [p for (p,) in con.execute("SELECT person_id FROM staging.stg_persons").fetchall()]
+        persons = [p for (p,) in con.execute("SELECT person_id FROM intermediate.int_persons_enriched").fetchall()]
         keys = {k for (k,) in con.execute("SELECT person_key FROM meta.person_keys").fetchall()}
     finally:
         con.close()

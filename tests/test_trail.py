@@ -128,7 +128,7 @@ def test_each_subdistrict_folder_carries_its_cases_trails(published_night, tmp_p
         night = outreach.decide(con, NIGHT, "shanghai-2022")
         delivery.write_outbox(tmp_path, NIGHT, night.items, night.referrals)
         files = write_case_trails(con, tmp_path, NIGHT, night.items)
-        persons = con.execute("SELECT person_id, household_id, subdistrict_code FROM staging.stg_persons").df()
+        persons = con.execute("SELECT person_id, household_id, subdistrict_code FROM intermediate.int_persons_enriched").df()
     finally:
         con.close()
     sent = night.items[night.items["sent"]]

@@ -8,11 +8,13 @@
     select 1
 {%- endmacro %}
 
+{#- A checkpoint writes every changed block to the database file; by default one follows any commit
+    once the log passes 16 MB, so a night of models would write the file over and over. Once per run
+    (when dbt closes the database) is enough: the log is replayed if the run is cut short. -#}
 {% macro duckdb__set_engine_limits() -%}
-    {%- if var('duckdb_memory_limit', none) -%}
+    set checkpoint_threshold = '{{ var("duckdb_checkpoint_threshold", "8GB") }}';
+    {%- if var('duckdb_memory_limit', none) %}
     set memory_limit = '{{ var("duckdb_memory_limit") }}';
     set temp_directory = '{{ var("duckdb_temp_directory") }}';
-    {%- else -%}
-    select 1
     {%- endif -%}
 {%- endmacro %}

@@ -65,8 +65,8 @@ def read(con: duckdb.DuckDBPyConnection, households: list[str]) -> dict[str, Tra
     """The trails of these households (those in the data), from the trail models and marts."""
     run = run_of(con)
     heads = _frame(con, "SELECT * FROM marts.fct_trail_households WHERE household_id IN {households}", households)
-    members = _frame(con, "SELECT household_id, person_id, person_name, relation, age_on_as_of AS age "
-                          "FROM intermediate.int_persons_enriched WHERE household_id IN {households} "
+    members = _frame(con, "SELECT household_id, person_id, person_name, relation, age "
+                          "FROM intermediate.int_outreach_members WHERE household_id IN {households} "
                           "ORDER BY household_id, age DESC, person_id", households)
     # Each rule's window on the as-of date (kept once per rule, not on each claim row of the trail).
     claims = _frame(con, "SELECT c.*, w.window_start, w.window_end FROM marts.fct_trail_claims AS c "

@@ -127,4 +127,4 @@ select
     p.household_id,
     p.subdistrict_code
 from all_rows as a
-inner join {{ ref('stg_persons') }} as p on p.person_id = a.person_id
+inner join {{ ref('int_persons_enriched') }} as p on p.person_id = a.person_id

@@ -120,7 +120,7 @@ members as (
         month_start,
         month_end
     from rolling) as t
-    inner join {{ ref('stg_persons') }} as p
+    inner join {{ ref('int_persons_enriched') }} as p
         on p.household_id = t.household_id and (p.birth_date is null or p.birth_date <= t.month_end)
     group by t.household_id, t.month_start
 ),
@@ -138,7 +138,7 @@ categories as (
         month_start,
         month_end
     from rolling) as t
-    inner join {{ ref('stg_persons') }} as p on p.household_id = t.household_id
+    inner join {{ ref('int_persons_enriched') }} as p on p.household_id = t.household_id
     inner join {{ ref('stg_assistance_categories') }} as cat
         on cat.person_id = p.person_id and t.month_end between cat.valid_from and cat.valid_to
     left join {{ ref('stg_policy__category_order') }} as co

@@ -80,7 +80,7 @@ qualifying as (
         h.year_start,
         h.year_end
     from holders as h
-    inner join {{ ref('stg_persons') }} as p on p.person_id = h.person_id
+    inner join {{ ref('int_persons_enriched') }} as p on p.person_id = h.person_id
     where
         (h.dibao_class is null or h.held_dibao_class = h.dibao_class)
         and (not h.subsidized_enrollment_only or exists (

@@ -15,7 +15,7 @@ held as (
         cat.category,
         cat.valid_from,
         co.category_rank,
-        p.age_on_as_of,
+        {{ age_on('p.birth_date', as_of()) }} as age_on_as_of,
         p.household_id,
         p.subdistrict_code
     from {{ ref('stg_assistance_categories') }} as cat

@@ -2,7 +2,7 @@
 with households as (
     select
         household_id,
-        max(household_size) as household_size,
+        count(*) as household_size,
         min(subdistrict_code) as subdistrict_code
     from {{ ref('int_persons_enriched') }}
     group by household_id

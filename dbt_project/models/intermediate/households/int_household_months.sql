@@ -17,7 +17,7 @@ with claims as (
         case when c.reversal_of is null then 1 else -1 end as sign,
         cast({{ dbt.date_trunc('month', 'c.settle_date') }} as date) as month_start
     from {{ ref('stg_claims') }} as c
-    inner join {{ ref('stg_persons') }} as p on p.person_id = c.person_id
+    inner join {{ ref('int_persons_enriched') }} as p on p.person_id = c.person_id
     where c.settle_date <= {{ as_of() }}
 ),
 
@@ -28,7 +28,7 @@ months as (
 households as (
     select
         household_id,
-        max(household_size) as household_size
+        count(*) as household_size
     from {{ ref('int_persons_enriched') }}
     where {{ is_changed('household_id', 'household_id') }}
     group by household_id

@@ -45,7 +45,7 @@ reversed_later as (
         c.self_pay_in_scope + c.assistance_paid as assistance_base
     from {{ ref('stg_claims') }} as c
     inner join {{ ref('stg_claims') }} as r on r.reversal_of = c.claim_id
-    inner join {{ ref('stg_persons') }} as p on p.person_id = c.person_id
+    inner join {{ ref('int_persons_enriched') }} as p on p.person_id = c.person_id
     where c.reversal_of is null and {{ claim_date('c') }} <= {{ as_of() }}
     group by
         c.claim_id, c.person_id, p.household_id, c.visit_type, c.in_city, {{ claim_date('c') }}, c.settle_date,
@@ -177,7 +177,7 @@ sizes as (
         h.month_start,
         count(*) as household_size
     from households as h
-    inner join {{ ref('stg_persons') }} as p
+    inner join {{ ref('int_persons_enriched') }} as p
         on p.household_id = h.household_id and (p.birth_date is null or p.birth_date <= h.evaluated_on)
     group by h.household_id, h.month_start
 ),

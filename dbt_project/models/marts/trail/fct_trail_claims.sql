@@ -10,7 +10,8 @@
 -- depends only on its person's rows, the rule windows and the members on the as-of date, so a night
 -- recomputes only the changed persons (kept_between_nights): windows hold within the as-of month
 -- (transform.inputs_fingerprint) and a category starting or ending changes its holder. The window itself
--- (up to the as-of date for year_to_date) is on fct_trail_rules, not repeated on each claim.
+-- (up to the as-of date for year_to_date) is on fct_trail_rules, not repeated on each claim. Counted
+-- claims are read from int_claims_netted itself, so the trail cannot see another set.
 with rules as (
     select * from {{ ref('int_rule_windows') }}
 ),
@@ -23,6 +24,27 @@ reversed as (
 all_claims as (
     -- Netted claims as the models see them, and the reversed pairs they leave out, dated the same way.
     select
+        claim_id,
+        person_id,
+        household_id,
+        visit_type,
+        admit_date,
+        discharge_date,
+        settle_date,
+        claim_date,
+        in_city,
+        total_cost,
+        policy_scope_cost,
+        basic_fund_paid,
+        assistance_paid,
+        self_pay_in_scope,
+        self_pay_out_scope,
+        cast(null as {{ dbt.type_string() }}) as reversal_of,
+        false as is_reversed
+    from {{ ref('int_claims_netted') }}
+    where {{ is_changed('person_id', 'person_id') }}
+    union all
+    select
         s.claim_id,
         s.person_id,
         p.household_id,
@@ -30,7 +52,7 @@ all_claims as (
         s.admit_date,
         s.discharge_date,
         s.settle_date,
-        case when s.visit_type = 'inpatient' then coalesce(s.discharge_date, s.settle_date) else s.settle_date end as claim_date,
+        {{ claim_date('s') }} as claim_date,
         s.in_city,
         s.total_cost,
         s.policy_scope_cost,
@@ -39,13 +61,12 @@ all_claims as (
         s.self_pay_in_scope,
         s.self_pay_out_scope,
         s.reversal_of,
-        n.claim_id is null as is_reversed
+        true as is_reversed
     from {{ ref('stg_claims') }} as s
-    inner join {{ ref('stg_persons') }} as p on p.person_id = s.person_id
-    left join {{ ref('int_claims_netted') }} as n on n.claim_id = s.claim_id
+    inner join {{ ref('int_persons_enriched') }} as p on p.person_id = s.person_id
     left join reversed as r on r.claim_id = s.claim_id
     where
-        (n.claim_id is not null or s.reversal_of is not null or r.claim_id is not null)
+        (s.reversal_of is not null or r.claim_id is not null)
         and {{ is_changed('s.person_id', 'person_id') }}
 ),
 

@@ -1,7 +1,4 @@
-with latest as (
-    {{ latest_delivery(source('raw', 'persons'), ['person_id']) }}
-)
-
+-- Every delivery of a resident's record, typed (the latest one per person is int_persons_enriched).
 select
     cast(person_id as {{ dbt.type_string() }}) as person_id,
     name as person_name,
@@ -14,5 +11,9 @@ select
     subdistrict_name,
     phone,
     community_name,
-    address
-from latest
+    address,
+    _delivery_date as delivered_on,
+    _file as delivery_file,
+    _row_number as delivery_row
+from {{ source('raw', 'persons') }}
+where _delivery_date <= {{ as_of() }}
