@@ -79,9 +79,10 @@ def land(con: duckdb.DuckDBPyConnection, lake: Path, feeds_dir: Path, night: str
     """Land every file not landed before; return what this call landed.
 
     Every new file is read into DuckDB first, so that a file-level fault (missing feed or column,
-    unreadable file) stops the night before anything is written. All new files of a feed are then
-    checked together and written as one Parquet file per feed and night, so a backfill of years of
-    daily files costs one pass per feed, not one per file. `id_key` keys the index of known persons
+    unreadable file) stops the night before anything is written. The new files of a feed are then
+    checked and written in parts of about LANDING_PART_ROWS rows (one Parquet file per part), so a
+    backfill of years of daily files costs a few passes per feed, not one per file, and its checked rows
+    never outgrow the memory bound. `id_key` keys the index of known persons
     (default: the bureau's key from the settings).
     """
     limit_memory(con, lake.parent / SPILL_FOLDER)
