@@ -516,8 +516,9 @@ def verdicts(r: SizeResult) -> str:
         at_least = name == "pandas_over_pipeline"
         met = value >= target if at_least else value <= target
         short = target / value if at_least and value > 0 else value / target
+        off = f"{short:.1f}× off" if short >= 1.1 else f"{(short - 1):.0%} off"  # "1.0× off" says nothing
         out.append(f"{name} {value:.2f} (target {'≥' if at_least else '≤'} {target}): "
-                   + ("met" if met else f"not met, {short:.1f}× off"))
+                   + ("met" if met else f"not met, {off}"))
     return "; ".join(out)
 
 
