@@ -12,7 +12,7 @@ with deliveries as (
         p.*,
         row_number() over (
             partition by p.person_id
-            order by p.delivered_on desc, p.delivery_file desc, p.delivery_row desc
+            order by p.delivered_on desc, p.source_file desc, p.source_row desc
         ) as delivery_rank
     from {{ ref('stg_persons') }} as p
     where {{ is_changed('p.person_id', 'person_id') }}

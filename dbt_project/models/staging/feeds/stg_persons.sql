@@ -13,7 +13,7 @@ select
     community_name,
     address,
     _delivery_date as delivered_on,
-    _file as delivery_file,
-    _row_number as delivery_row
+    _file as source_file,
+    _row_number as source_row
 from {{ source('raw', 'persons') }}
 where _delivery_date <= {{ as_of() }}
