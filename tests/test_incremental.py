@@ -1,6 +1,6 @@
 """Incremental nights give what a full rebuild gives: a small city run night by night with a late claim,
-a late reversal, a back-dated category and a post-dated income assessment, then rebuilt whole; every mart
-compared row for row."""
+a re-delivered enrollment, a late reversal, a back-dated category and a post-dated income assessment, then
+rebuilt whole; every mart compared row for row."""
 import datetime as dt
 
 import pandas as pd
@@ -8,14 +8,14 @@ import pytest
 
 from poverty_warning import nightly
 from poverty_warning import transform as transform_module
-from poverty_warning.transform import inputs_fingerprint, transform
+from poverty_warning.transform import BuildPlan, TransformError, inputs_fingerprint, run_dbt, transform
 from poverty_warning.warehouse import connect
 from poverty_warning.workspace import Workspace
 
 FIRST_BUILD = "2024-03-27"
 LATE_CLAIM_NIGHT, LATE_REVERSAL_NIGHT, BACKDATED_CATEGORY_NIGHT = "2024-03-28", "2024-03-29", "2024-03-30"
 KEPT_MODELS = ["int_claims_netted", "int_claim_diseases", "int_claim_benefits", "int_assistance_days", "int_household_months",
-               "int_rule_measures"]
+               "int_rule_measures", "int_persons_enriched", "int_enrollment_by_year", "int_household_income_as_of"]
 AMOUNTS = ["total_cost", "policy_scope_cost", "basic_fund_paid", "critical_illness_paid", "assistance_paid",
            "other_paid", "self_pay_in_scope", "self_pay_out_scope"]
 
@@ -30,6 +30,20 @@ def _deliver(feeds, feed: str, night: str, rows: pd.DataFrame) -> None:
     folder = feeds / feed / night
     folder.mkdir(parents=True, exist_ok=True)
     rows.to_csv(folder / "late.csv", index=False)
+
+
+def _duplicate_trail_row(ws: Workspace, recomputed: bool) -> None:
+    """Copy one fct_trail_claims row of a person the last night recomputed (or did not)."""
+    con = connect(ws)
+    try:
+        changed = "SELECT person_id FROM intermediate.int_persons_changed_since_build"
+        claim = con.execute(f"SELECT rule, claim_id FROM marts.fct_trail_claims WHERE person_id "
+                            f"{'IN' if recomputed else 'NOT IN'} ({changed}) ORDER BY ALL LIMIT 1").fetchone()
+        assert claim, "the city has such a trail row"
+        con.execute("INSERT INTO marts.fct_trail_claims SELECT * FROM marts.fct_trail_claims "
+                    "WHERE rule = ? AND claim_id = ?", list(claim))
+    finally:
+        con.close()
 
 
 def _snapshot(ws: Workspace) -> dict[str, list]:
@@ -63,6 +77,14 @@ def city(tmp_path_factory):
     late = assisted.iloc[[0]].drop(columns="delivered").assign(claim_id="CLLATE0000001", settle_date="2024-01-15")
     _deliver(feeds, "claims", LATE_CLAIM_NIGHT, late)
 
+    # The 2024 enrollment of someone with claims in 2024, delivered again the same night in the other scheme.
+    enrollment = pd.read_csv(feeds / "enrollment" / "part-0.csv", dtype=str, keep_default_na=False)
+    enrolled = enrollment[(enrollment["year"] == "2024") & enrollment["person_id"].isin(
+        plain[plain["settle_date"] >= "2024-01-01"]["person_id"]) & ~enrollment["person_id"].isin(late["person_id"])]
+    switched = enrolled.iloc[[0]].copy()
+    switched["scheme"] = switched["scheme"].map({"employee": "resident", "resident": "employee"})
+    _deliver(feeds, "enrollment", LATE_CLAIM_NIGHT, switched)
+
     # A claim of January reversed in late March, of someone with no other claim: their rows must go.
     counts = claims.groupby("person_id")["claim_id"].count()
     lone = plain[plain["person_id"].isin(counts[counts == 1].index) & (plain["settle_date"] >= "2024-01-01")]
@@ -87,11 +109,11 @@ def city(tmp_path_factory):
     later = income[income["household_id"].isin(claimants)].iloc[[0]].assign(assessed_on=LATE_REVERSAL_NIGHT)
     later["annual_disposable_income"] = later["annual_disposable_income"].map(lambda v: f"{float(v) / 2:.2f}")
     _deliver(feeds, "household_income", "2024-03-01", later)
-    return feeds, original["claim_id"], original["person_id"], newly_held
+    return feeds, original["claim_id"], original["person_id"], newly_held, switched.iloc[0]
 
 
 def test_incremental_nights_equal_a_full_rebuild(city, tmp_path, monkeypatch):
-    feeds, reversed_claim, lone_person, newly_held = city
+    feeds, reversed_claim, lone_person, newly_held, switched = city
     ws = Workspace(tmp_path)
     nightly.ingest(ws, feeds, FIRST_BUILD)
     transform(ws, FIRST_BUILD, "shanghai-2022")
@@ -108,14 +130,30 @@ def test_incremental_nights_equal_a_full_rebuild(city, tmp_path, monkeypatch):
                                     [lone_person]).fetchone()[0]
         categories = con.execute("SELECT DISTINCT category FROM intermediate.int_claim_benefits "
                                  "WHERE person_id = ? AND claim_date < DATE '2024-03-30'", [newly_held]).fetchall()
+        schemes = con.execute("SELECT DISTINCT scheme_of_year FROM intermediate.int_claims_netted "
+                              "WHERE person_id = ? AND claim_year = 2024", [switched["person_id"]]).fetchall()
     finally:
         con.close()
     assert modes == [(True,), (False,), (False,), (False,), (False,)], "the nights after the first are incremental"
     assert late == [(dt.date(2024, 1, 15),)]
     assert reversed_rows == 0, f"{reversed_claim} was reversed: its person has no claim left"
     assert ("dibao",) in categories, "the back-dated category applies to the claims before its delivery"
+    assert schemes == [(switched["scheme"],)], "the re-delivered enrollment dates the person's claims of 2024"
 
     incremental = _snapshot(ws)
+
+    # A kept model's uniqueness test, on an incremental night, checks the rows the night recomputed (the
+    # others passed it the night before): a duplicate among them fails the night; one elsewhere is left
+    # to the whole test of a full build.
+    last_night = BuildPlan(False, BACKDATED_CATEGORY_NIGHT, "as the last night")
+    _duplicate_trail_row(ws, recomputed=False)
+    run_dbt(ws, "test", "2024-03-31", "shanghai-2022", select="fct_trail_claims,test_name:unique_combination", plan=last_night)
+    with pytest.raises(TransformError, match="unique_combination_fct_trail_claims"):
+        run_dbt(ws, "test", "2024-03-31", "shanghai-2022", select="fct_trail_claims,test_name:unique_combination")
+    _duplicate_trail_row(ws, recomputed=True)
+    with pytest.raises(TransformError, match="unique_combination_fct_trail_claims"):
+        run_dbt(ws, "test", "2024-03-31", "shanghai-2022", select="fct_trail_claims,test_name:unique_combination", plan=last_night)
+
     transform(ws, "2024-03-31", "shanghai-2022", full_refresh=True)
     full = _snapshot(ws)
     assert set(incremental) == set(full)

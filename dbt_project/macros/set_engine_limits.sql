@@ -18,3 +18,14 @@
     set temp_directory = '{{ var("duckdb_temp_directory") }}';
     {%- endif -%}
 {%- endmacro %}
+
+{#- Around a model that joins a table to every claim in the lake (a pre-hook with true, a post-hook with
+    false): DuckDB estimates a filtered lake scan at a fraction of its rows, and would build the join's
+    hash table on millions of wide claims (hash tables do not spill) rather than on the table joined to
+    them. The joins keep their sides as written: the right-hand table is hashed. Other engines: nothing. -#}
+{% macro joins_as_written(on) -%}
+    {%- if target.type == 'duckdb' -%}
+    {{ return("set disabled_optimizers = 'build_side_probe_side'" if on else "reset disabled_optimizers") }}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}

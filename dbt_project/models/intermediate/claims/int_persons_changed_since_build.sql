@@ -12,23 +12,19 @@
 {% if changed_since is none %}
     select distinct person_id from {{ ref('stg_person_rows_landed') }}
 {% else %}
+    -- Each date compared alone, so the lake's row groups outside it are skipped by their statistics.
     with landed as (
         select
             person_id,
             reversal_of
         from {{ ref('stg_person_rows_landed') }}
-        where
-            delivered_on <= {{ as_of() }}
-            and (delivered_on > cast('{{ changed_since }}' as date) or landed_on > cast('{{ changed_since }}' as date))
-    ),
-
-    claims as (
+        where delivered_on > cast('{{ changed_since }}' as date) and delivered_on <= {{ as_of() }}
+        union all
         select
-            claim_id,
             person_id,
-            settle_date,
-            discharge_date
-        from {{ ref('stg_claims') }}
+            reversal_of
+        from {{ ref('stg_person_rows_landed') }}
+        where landed_on > cast('{{ changed_since }}' as date) and delivered_on <= {{ as_of() }}
     ),
 
     allowance_categories as (
@@ -40,10 +36,13 @@
     union
     select c.person_id
     from landed as l
-    inner join claims as c on c.claim_id = l.reversal_of
+    inner join {{ ref('stg_claims') }} as c on c.claim_id = l.reversal_of
     union
-    select person_id from claims
-    where settle_date > cast('{{ changed_since }}' as date) or discharge_date > cast('{{ changed_since }}' as date)
+    select person_id from {{ ref('stg_claims') }}
+    where settle_date > cast('{{ changed_since }}' as date)
+    union
+    select person_id from {{ ref('stg_claims') }}
+    where discharge_date > cast('{{ changed_since }}' as date)
     union
     select cat.person_id
     from {{ ref('stg_assistance_categories') }} as cat

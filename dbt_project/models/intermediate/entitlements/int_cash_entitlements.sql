@@ -84,7 +84,7 @@ qualifying as (
     where
         (h.dibao_class is null or h.held_dibao_class = h.dibao_class)
         and (not h.subsidized_enrollment_only or exists (
-            select 1 from {{ ref('stg_enrollment') }} as e
+            select 1 from {{ ref('int_enrollment_by_year') }} as e
             where
                 e.person_id = h.person_id and e.enrollment_year = h.entitlement_year
                 and e.scheme = 'resident' and e.premium_subsidy <> 'none'

@@ -70,7 +70,7 @@ judged as (
                 then 'not_subsidized'
         end as issue
     from strongest as s
-    left join {{ ref('stg_enrollment') }} as e
+    left join {{ ref('int_enrollment_by_year') }} as e
         on e.person_id = s.person_id and e.enrollment_year = extract(year from {{ as_of() }})
     cross join policy as pol
     where s.pick = 1

@@ -1,0 +1,28 @@
+{{ config(
+    materialized=kept_between_nights(),
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed('person_id') }}"
+) }}
+-- depends_on: {{ ref('int_persons_changed_since_build') }}
+-- Each person's enrollment in each year as last delivered by the as-of date. Kept between nights by
+-- person: only a person with an enrollment (or any other row) delivered since is worked out again.
+with deliveries as (
+    select
+        e.*,
+        row_number() over (
+            partition by e.person_id, e.enrollment_year
+            order by e.delivered_on desc, e.source_file desc, e.source_row desc
+        ) as delivery_rank
+    from {{ ref('stg_enrollment') }} as e
+    where {{ is_changed('e.person_id', 'person_id') }}
+)
+
+select
+    person_id,
+    enrollment_year,
+    scheme,
+    enrolled_from,
+    enrolled_to,
+    premium_subsidy
+from deliveries
+where delivery_rank = 1
