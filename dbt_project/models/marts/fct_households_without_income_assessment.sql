@@ -1,12 +1,22 @@
 -- Households with medical bills up to the night and no economic assessment on or before it. No income
 -- rule can judge them, so the quality report hands civil affairs this list, by sub-district, to assess.
-with billed as (
+with unassessed as (
+    select
+        household_id,
+        household_size
+    from {{ ref('int_household_income_as_of') }}
+    where assessed_on is null
+),
+
+-- Only the unassessed households' claims and members are read: a few among every household's.
+billed as (
     select
         household_id,
         count(distinct person_id) as members_with_bills,
         sum(personal_burden) as personal_burden,
         max(claim_date) as latest_claim_date
     from {{ ref('int_claims_netted') }}
+    where household_id in (select u.household_id from unassessed as u)
     group by household_id
 ),
 
@@ -22,6 +32,7 @@ contacts as (
             order by case when relation = 'head' then 0 else 1 end, person_id
         ) as contact_rank
     from {{ ref('int_persons_enriched') }}
+    where household_id in (select u.household_id from unassessed as u)
 )
 
 select
@@ -34,6 +45,5 @@ select
     {{ money('b.personal_burden') }} as personal_burden,
     b.latest_claim_date
 from billed as b
-inner join {{ ref('int_household_income_as_of') }} as i on i.household_id = b.household_id
+inner join unassessed as i on i.household_id = b.household_id
 inner join contacts as c on c.household_id = b.household_id and c.contact_rank = 1
-where i.assessed_on is null

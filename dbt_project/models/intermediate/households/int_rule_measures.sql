@@ -12,7 +12,22 @@
 -- household: a household's measures change only with its own rows (the windows turn with the month,
 -- and the first night of a month is a full build), so no column here may move with the as-of day
 -- (the trail reads each rule's window from int_rule_windows).
-with rules as (
+with claims as (
+    -- The changed households' claims, taken before the rule windows multiply them.
+    select
+        household_id,
+        person_id,
+        claim_id,
+        claim_date,
+        visit_type,
+        in_city,
+        personal_burden,
+        assistance_base
+    from {{ ref('int_claims_netted') }}
+    where {{ is_changed('household_id', 'household_id') }}
+),
+
+rules as (
     select * from {{ ref('int_rule_windows') }}
 ),
 
@@ -28,11 +43,10 @@ rule_claims as (
         c.claim_id,
         case r.amount_kind when 'personal_burden' then c.personal_burden else c.assistance_base end as amount
     from rules as r
-    inner join {{ ref('int_claims_netted') }} as c
+    inner join claims as c
         on
             c.claim_date between r.window_start and r.window_end
             and (not r.in_city_only or c.in_city)
-            and {{ is_changed('c.household_id', 'household_id') }}
     inner join {{ ref('stg_policy__rule_visit_types') }} as v
         on v.policy_id = r.policy_id and v.rule = r.rule and v.visit_type = c.visit_type
 ),
@@ -42,8 +56,7 @@ catastrophic_households as (
         r.rule,
         c.household_id
     from rules as r
-    inner join {{ ref('int_claims_netted') }} as c
-        on c.claim_date between r.window_start and r.window_end and {{ is_changed('c.household_id', 'household_id') }}
+    inner join claims as c on c.claim_date between r.window_start and r.window_end
     inner join {{ ref('int_claim_diseases') }} as d
         on d.claim_id = c.claim_id and d.disease_list = r.line_catastrophic_list
 ),
