@@ -1,6 +1,6 @@
 """Incremental nights give what a full rebuild gives: a small city run night by night with a late claim,
-a re-delivered enrollment, a late reversal, a back-dated category and a post-dated income assessment, then
-rebuilt whole; every mart compared row for row."""
+a claim held back until its date, a re-delivered enrollment, a late reversal, a back-dated category and
+a post-dated income assessment, then rebuilt whole; every mart compared row for row."""
 import datetime as dt
 
 import pandas as pd
@@ -77,6 +77,11 @@ def city(tmp_path_factory):
     late = assisted.iloc[[0]].drop(columns="delivered").assign(claim_id="CLLATE0000001", settle_date="2024-01-15")
     _deliver(feeds, "claims", LATE_CLAIM_NIGHT, late)
 
+    # A claim delivered with the first build but settled on a later night: held back until that night.
+    held = plain[plain["settle_date"] > "2024-02-01"].iloc[[1]].drop(columns="delivered").assign(
+        claim_id="CLHELD0000001", settle_date=LATE_REVERSAL_NIGHT)
+    _deliver(feeds, "claims", FIRST_BUILD, held)
+
     # The 2024 enrollment of someone with claims in 2024, delivered again the same night in the other scheme.
     enrollment = pd.read_csv(feeds / "enrollment" / "part-0.csv", dtype=str, keep_default_na=False)
     enrolled = enrollment[(enrollment["year"] == "2024") & enrollment["person_id"].isin(
@@ -126,6 +131,8 @@ def test_incremental_nights_equal_a_full_rebuild(city, tmp_path, monkeypatch):
         modes = con.execute("SELECT full_refresh FROM meta.builds ORDER BY built_at").fetchall()
         late = con.execute("SELECT claim_date FROM intermediate.int_claims_netted "
                            "WHERE claim_id = 'CLLATE0000001'").fetchall()
+        held = con.execute("SELECT claim_date FROM intermediate.int_claims_netted "
+                           "WHERE claim_id = 'CLHELD0000001'").fetchall()
         reversed_rows = con.execute("SELECT count(*) FROM intermediate.int_claims_netted WHERE person_id = ?",
                                     [lone_person]).fetchone()[0]
         categories = con.execute("SELECT DISTINCT category FROM intermediate.int_claim_benefits "
@@ -136,6 +143,7 @@ def test_incremental_nights_equal_a_full_rebuild(city, tmp_path, monkeypatch):
         con.close()
     assert modes == [(True,), (False,), (False,), (False,), (False,)], "the nights after the first are incremental"
     assert late == [(dt.date(2024, 1, 15),)]
+    assert held == [(dt.date(2024, 3, 29),)], "the claim held back is counted once its date is reached"
     assert reversed_rows == 0, f"{reversed_claim} was reversed: its person has no claim left"
     assert ("dibao",) in categories, "the back-dated category applies to the claims before its delivery"
     assert schemes == [(switched["scheme"],)], "the re-delivered enrollment dates the person's claims of 2024"

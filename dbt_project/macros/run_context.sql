@@ -43,15 +43,23 @@
 
 {#- Snapshot feeds are delivered again and again: keep, per key, the latest row delivered by the as-of date. -#}
 {% macro latest_delivery(relation, keys) -%}
+    {{ latest_of(relation, keys, '_delivery_date <= ' ~ as_of(), ['_delivery_date', '_file', '_row_number']) }}
+{%- endmacro %}
+
+{#- The rows of relation (where the condition holds) last delivered for each combination of keys: by
+    delivery date, then file, then row in the file. The raw feeds name these _delivery_date, _file and
+    _row_number (latest_delivery); the staging models that keep every delivery, delivered_on, source_file
+    and source_row. -#}
+{% macro latest_of(relation, keys, condition='1 = 1', delivery=['delivered_on', 'source_file', 'source_row']) -%}
     select *
     from (
         select
             *,
             row_number() over (
                 partition by {{ keys | join(', ') }}
-                order by _delivery_date desc, _file desc, _row_number desc) as delivery_rank
+                order by {{ delivery | join(' desc, ') }} desc) as delivery_rank
         from {{ relation }}
-        where _delivery_date <= {{ as_of() }}
+        where {{ condition }}
     ) as delivered
     where delivery_rank = 1
 {%- endmacro %}

@@ -6,15 +6,8 @@
 -- depends_on: {{ ref('int_persons_changed_since_build') }}
 -- Each person's enrollment in each year as last delivered by the as-of date. Kept between nights by
 -- person: only a person with an enrollment (or any other row) delivered since is worked out again.
-with deliveries as (
-    select
-        e.*,
-        row_number() over (
-            partition by e.person_id, e.enrollment_year
-            order by e.delivered_on desc, e.source_file desc, e.source_row desc
-        ) as delivery_rank
-    from {{ ref('stg_enrollment') }} as e
-    where {{ is_changed('e.person_id', 'person_id') }}
+with latest as (
+    {{ latest_of(ref('stg_enrollment'), ['person_id', 'enrollment_year'], is_changed('person_id', 'person_id')) }}
 )
 
 select
@@ -24,5 +17,4 @@ select
     enrolled_from,
     enrolled_to,
     premium_subsidy
-from deliveries
-where delivery_rank = 1
+from latest

@@ -7,15 +7,8 @@
 -- Each resident as last delivered by the as-of date. Kept between nights by person: only a person
 -- delivered again is worked out again. Nothing here depends on other members or on the as-of day
 -- itself: household sizes are counted and ages worked out where they are read.
-with deliveries as (
-    select
-        p.*,
-        row_number() over (
-            partition by p.person_id
-            order by p.delivered_on desc, p.source_file desc, p.source_row desc
-        ) as delivery_rank
-    from {{ ref('stg_persons') }} as p
-    where {{ is_changed('p.person_id', 'person_id') }}
+with latest as (
+    {{ latest_of(ref('stg_persons'), ['person_id'], is_changed('person_id', 'person_id')) }}
 )
 
 select
@@ -31,5 +24,4 @@ select
     phone,
     community_name,
     address
-from deliveries
-where delivery_rank = 1
+from latest
