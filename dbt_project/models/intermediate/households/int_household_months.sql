@@ -26,12 +26,12 @@ months as (
 ),
 
 households as (
+    -- Sizes as int_household_income_as_of counts them (the members now), not counted again.
     select
         household_id,
-        count(*) as household_size
-    from {{ ref('int_persons_enriched') }}
+        household_size
+    from {{ ref('int_household_income_as_of') }}
     where {{ is_changed('household_id', 'household_id') }}
-    group by household_id
 ),
 
 monthly as (
