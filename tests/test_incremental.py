@@ -1,6 +1,7 @@
 """Incremental nights give what a full rebuild gives: a small city run night by night with a late claim,
-a claim held back until its date, a re-delivered enrollment, a late reversal, a back-dated category and
-a post-dated income assessment, then rebuilt whole; every mart compared row for row."""
+a claim held back until its date, a re-delivered enrollment, a late reversal, a back-dated category, a
+post-dated income assessment and a move to another household, then rebuilt whole; every mart compared row
+for row."""
 import datetime as dt
 
 import pandas as pd
@@ -114,11 +115,22 @@ def city(tmp_path_factory):
     later = income[income["household_id"].isin(claimants)].iloc[[0]].assign(assessed_on=LATE_REVERSAL_NIGHT)
     later["annual_disposable_income"] = later["annual_disposable_income"].map(lambda v: f"{float(v) / 2:.2f}")
     _deliver(feeds, "household_income", "2024-03-01", later)
-    return feeds, original["claim_id"], original["person_id"], newly_held, switched.iloc[0]
+
+    # A child with claims moves to a household of another sub-district, delivered again late March: every
+    # claim of theirs now counts for the household joined and none for the one left.
+    taken = {late.iloc[0]["person_id"], switched.iloc[0]["person_id"], original["person_id"], newly_held}
+    movers = households[(households["relation"] == "child") & households["person_id"].isin(plain["person_id"])
+                        & ~households["person_id"].isin(taken)]
+    mover = movers.iloc[[0]].copy()
+    joined = households[households["subdistrict_code"] != mover.iloc[0]["subdistrict_code"]].iloc[0]
+    place = ["household_id", "district_code", "subdistrict_code", "subdistrict_name", "community_name", "address"]
+    mover[place] = joined[place].to_numpy()
+    _deliver(feeds, "persons", BACKDATED_CATEGORY_NIGHT, mover)
+    return feeds, original["claim_id"], original["person_id"], newly_held, switched.iloc[0], mover.iloc[0]
 
 
 def test_incremental_nights_equal_a_full_rebuild(city, tmp_path, monkeypatch):
-    feeds, reversed_claim, lone_person, newly_held, switched = city
+    feeds, reversed_claim, lone_person, newly_held, switched, mover = city
     ws = Workspace(tmp_path)
     nightly.ingest(ws, feeds, FIRST_BUILD)
     transform(ws, FIRST_BUILD, "shanghai-2022")
@@ -139,6 +151,8 @@ def test_incremental_nights_equal_a_full_rebuild(city, tmp_path, monkeypatch):
                                  "WHERE person_id = ? AND claim_date < DATE '2024-03-30'", [newly_held]).fetchall()
         schemes = con.execute("SELECT DISTINCT scheme_of_year FROM intermediate.int_claims_netted "
                               "WHERE person_id = ? AND claim_year = 2024", [switched["person_id"]]).fetchall()
+        moved = con.execute("SELECT DISTINCT household_id, subdistrict_code FROM intermediate.int_claims_netted "
+                            "WHERE person_id = ?", [mover["person_id"]]).fetchall()
     finally:
         con.close()
     assert modes == [(True,), (False,), (False,), (False,), (False,)], "the nights after the first are incremental"
@@ -147,6 +161,7 @@ def test_incremental_nights_equal_a_full_rebuild(city, tmp_path, monkeypatch):
     assert reversed_rows == 0, f"{reversed_claim} was reversed: its person has no claim left"
     assert ("dibao",) in categories, "the back-dated category applies to the claims before its delivery"
     assert schemes == [(switched["scheme"],)], "the re-delivered enrollment dates the person's claims of 2024"
+    assert moved == [(mover["household_id"], mover["subdistrict_code"])], "a move carries all the mover's claims"
 
     incremental = _snapshot(ws)
 

@@ -1,6 +1,7 @@
 {#- The models a night changes only in part are kept between nights on DuckDB: an incremental night deletes
     the rows of the persons (int_persons_changed_since_build) or households (int_households_changed_since_build)
-    with something new, then appends their recomputed rows. Delete-then-append rather than delete+insert by
+    with something new, then appends their recomputed rows (int_claims_netted, a row per claim, recomputes only the
+    persons delivered again and appends the others' new claims; see delete_claims_to_recompute). Delete-then-append rather than delete+insert by
     key, so a person or household left with no rows (an only claim reversed) loses the old ones. The unit is
     the person or household because yearly deductibles, caps, monthly limits and trailing windows run over
     all of its rows in date order. Spark (parquet tables, no delete) builds them as tables. -#}
@@ -8,20 +9,39 @@
     {{ return('incremental' if target.type == 'duckdb' else 'table') }}
 {%- endmacro %}
 
-{% macro changed_since_build(key) -%}
+{#- The keys a model recomputes on an incremental night: the persons or households with anything new; or, for a
+    model read from the person and enrollment feeds alone, the persons delivered again. -#}
+{% macro changed_since_build(key, delivered_again=false) -%}
+    {%- if delivered_again -%}
+    {{ return(ref('int_persons_redelivered_since_build')) }}
+    {%- endif -%}
     {{ return(ref('int_persons_changed_since_build') if key == 'person_id' else ref('int_households_changed_since_build')) }}
 {%- endmacro %}
 
-{% macro delete_changed(key) -%}
+{% macro delete_changed(key, delivered_again=false) -%}
     {%- if is_incremental() -%}
-    delete from {{ this }} where {{ key }} in (select {{ key }} from {{ changed_since_build(key) }})
+    delete from {{ this }} where {{ key }} in (select {{ key }} from {{ changed_since_build(key, delivered_again) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- int_claims_netted's delete on an incremental night: the rows of persons delivered again (recomputed whole)
+    and of every claim reversed (a reversed claim's row can only be one the last build held before its
+    reversal came). Without changed_since every row: the night recomputes every person. -#}
+{% macro delete_claims_to_recompute() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    {%- if var('changed_since', none) is not none %}
+    where
+        person_id in (select person_id from {{ changed_since_build('person_id', delivered_again=true) }})
+        or claim_id in (select reversal_of from {{ ref('stg_claims') }} where reversal_of is not null)
+    {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 
 {#- The rows a model recomputes: on an incremental night only the changed persons' or households', else all. -#}
-{% macro is_changed(column, key) -%}
+{% macro is_changed(column, key, delivered_again=false) -%}
     {%- if is_incremental() -%}
-    {{ column }} in (select {{ key }} from {{ changed_since_build(key) }})
+    {{ column }} in (select {{ key }} from {{ changed_since_build(key, delivered_again) }})
     {%- else -%}
     1 = 1
     {%- endif -%}

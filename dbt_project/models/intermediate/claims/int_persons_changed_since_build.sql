@@ -6,6 +6,11 @@
 -- the as-of date, it offsets deductibles), and holders of a category that began or ended since (the
 -- members a rule sums are those holding it on the as-of date). Without changed_since, everyone ever
 -- landed: the night then recomputes every person.
+{{ config(
+    pre_hook="{{ join_keys_into_scans(10000) }}",
+    post_hook="{{ join_keys_into_scans(none) }}"
+) }}
+-- The claims a night reverses are looked up among all claims with their ids as a scan filter.
 {%- set changed_since = var('changed_since', none) %}
 -- depends_on: {{ ref('stg_claims') }}, {{ ref('stg_assistance_categories') }}, {{ ref('stg_policy__cash_items') }}
 

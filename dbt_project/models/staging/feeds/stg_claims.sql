@@ -18,6 +18,7 @@ select
     cast(self_pay_in_scope as decimal(18, 2)) as self_pay_in_scope,
     cast(self_pay_out_scope as decimal(18, 2)) as self_pay_out_scope,
     reversal_of,
-    _delivery_date as delivered_on
+    _delivery_date as delivered_on,
+    _night as landed_on
 from {{ source('raw', 'claims') }}
 where _delivery_date <= {{ as_of() }}
