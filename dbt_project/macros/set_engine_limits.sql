@@ -30,13 +30,15 @@
     {{ return('') }}
 {%- endmacro %}
 
-{#- Around a model that looks a night's few keys up among every claim in the lake (a pre-hook with how many
-    keys at most, a post-hook with none): DuckDB passes a join's keys on to the Parquet scan as a filter only
-    up to 50 of them by default; with the filter the scan skips the row groups that hold none of them and
-    reads the other columns only where one matched. Other engines: nothing. -#}
-{% macro join_keys_into_scans(up_to) -%}
+{#- Around a model that looks a night's few keys up among every claim in the lake (a pre-hook with true, a
+    post-hook with false): DuckDB passes a join's keys on to the Parquet scan as a filter only up to 50 of them
+    by default; with the filter the scan skips the row groups that hold none of them and reads the other
+    columns only where one matched. Up to 10,000 keys (var duckdb_scan_filter_keys): a night brings about
+    230 reversals per million residents. Other engines: nothing. -#}
+{% macro join_keys_into_scans(on) -%}
     {%- if target.type == 'duckdb' -%}
-    {{ return("set dynamic_or_filter_threshold = " ~ up_to if up_to else "reset dynamic_or_filter_threshold") }}
+    {{ return("set dynamic_or_filter_threshold = " ~ var("duckdb_scan_filter_keys", 10000) if on
+              else "reset dynamic_or_filter_threshold") }}
     {%- endif -%}
     {{ return('') }}
 {%- endmacro %}

@@ -7,8 +7,8 @@
 -- members a rule sums are those holding it on the as-of date). Without changed_since, everyone ever
 -- landed: the night then recomputes every person.
 {{ config(
-    pre_hook="{{ join_keys_into_scans(10000) }}",
-    post_hook="{{ join_keys_into_scans(none) }}"
+    pre_hook="{{ join_keys_into_scans(true) }}",
+    post_hook="{{ join_keys_into_scans(false) }}"
 ) }}
 -- The claims a night reverses are looked up among all claims with their ids as a scan filter.
 {%- set changed_since = var('changed_since', none) %}
