@@ -41,3 +41,19 @@ def test_a_one_cent_difference_is_caught(built):
 def test_the_window_is_the_twelve_whole_months_before_the_as_of_month():
     assert benchmark._window(dt.date(2026, 11, 24)) == (dt.date(2025, 11, 1), dt.date(2026, 10, 31))
     assert benchmark._window(dt.date(2024, 1, 1)) == (dt.date(2023, 1, 1), dt.date(2023, 12, 31))
+
+
+def test_a_city_too_large_for_the_pandas_reference_is_reported_not_measured(monkeypatch):
+    free = type("Memory", (), {"available": 16 * 10**9, "total": 24 * 2**30})()
+    monkeypatch.setattr(benchmark.psutil, "virtual_memory", lambda: free)
+    assert benchmark.pandas_does_not_fit(7_761_857) == ""
+    reason = benchmark.pandas_does_not_fit(30_800_000)
+    assert "would need about 23 GB" in reason and "16 GB were free" in reason
+
+    stage = benchmark.Stage(1.0, 10**9, 100)
+    result = benchmark.SizeResult(4_000_000, 30_800_000, full=dict.fromkeys(benchmark.FULL_REBUILD, stage),
+                                  night={"dbt": stage}, synth=stage, dbt_candidates_s=2.0, duckdb_query_s=1.0,
+                                  pandas_skipped=reason)
+    assert result.line().endswith("dbt_over_limit=2.00 pandas_over_pipeline=nan")
+    assert f"pandas_over_pipeline: not measured ({reason})" in benchmark.verdicts(result)
+    assert "| 4,000,000 | 0 | 2.00 | 1.00 | not run |" in benchmark.document([result], "no chart", dt.datetime.now())
