@@ -1,10 +1,11 @@
 {#- The models a night changes only in part are kept between nights on DuckDB: an incremental night deletes
     the rows of the persons (int_persons_changed_since_build) or households (int_households_changed_since_build)
-    with something new, then appends their recomputed rows (int_claims_netted, a row per claim, recomputes only the
-    persons delivered again and appends the others' new claims; see delete_claims_to_recompute). Delete-then-append rather than delete+insert by
-    key, so a person or household left with no rows (an only claim reversed) loses the old ones. The unit is
-    the person or household because yearly deductibles, caps, monthly limits and trailing windows run over
-    all of its rows in date order. Spark (parquet tables, no delete) builds them as tables. -#}
+    with something new, then appends their recomputed rows (int_claims_netted, a row per claim, recomputes only
+    the persons delivered again and appends the others' new claims; see delete_claims_to_recompute).
+    Delete-then-append rather than delete+insert by key, so a person or household left with no rows (an only
+    claim reversed) loses the old ones. The unit is the person or household because yearly deductibles, caps,
+    monthly limits and trailing windows run over all of its rows in date order. Spark (parquet tables, no
+    delete) builds them as tables. -#}
 {% macro kept_between_nights() -%}
     {{ return('incremental' if target.type == 'duckdb' else 'table') }}
 {%- endmacro %}
